@@ -1,0 +1,11 @@
+import { Router } from 'express';
+import type { Pools } from '../pool/pools';
+
+/** GET /pools: every pool's levels and counters, for operators and dashboards. */
+export function poolsRoute(pools: Pools, replicaId: string): Router {
+  const router = Router();
+  router.get('/pools', (_req, res) => {
+    res.json({ replica: replicaId, pools: pools.status() });
+  });
+  return router;
+}

@@ -1,0 +1,94 @@
+import PQueue from 'p-queue';
+import type { PoolConfig } from '../config/config';
+import type { DockerEngine } from '../engine/docker-engine';
+import { UnknownImageError } from '../errors';
+import { type Logger, shortId } from '../log/logger';
+import type { ContainerFactory } from './container-factory';
+import { LABELS } from './labels';
+import { Pool, type PoolStatus } from './pool';
+import { FixedSize } from './sizing-policy';
+
+export interface PoolsOptions {
+  replicaId: string;
+  pools: PoolConfig[];
+  creationConcurrency: number;
+  factory: ContainerFactory;
+  engine: Pick<DockerEngine, 'listContainers' | 'removeContainer'>;
+  log: Logger;
+  onCheckout?: (image: string) => void;
+}
+
+/** All of a replica's pools, the creation queue they share, and the sweep of its containers. */
+export class Pools {
+  private readonly byImage = new Map<string, Pool>();
+  private readonly creations: PQueue;
+
+  constructor(private readonly options: PoolsOptions) {
+    this.creations = new PQueue({ concurrency: options.creationConcurrency });
+    for (const config of options.pools) {
+      this.byImage.set(config.image, new Pool({
+        image: config.image,
+        limits: config.limits,
+        policy: new FixedSize(config.size),
+        factory: options.factory,
+        creations: this.creations,
+        log: options.log,
+        onCheckout: options.onCheckout,
+      }));
+    }
+  }
+
+  /** Removes what an earlier run of this replica left behind, then starts filling every pool. */
+  async start(): Promise<void> {
+    await this.sweep();
+    for (const pool of this.byImage.values()) pool.fill();
+  }
+
+  get(image: string): Pool {
+    const pool = this.byImage.get(image);
+    if (!pool) throw new UnknownImageError(image, this.images());
+    return pool;
+  }
+
+  has(image: string): boolean {
+    return this.byImage.has(image);
+  }
+
+  images(): string[] {
+    return [...this.byImage.keys()];
+  }
+
+  status(): PoolStatus[] {
+    return [...this.byImage.values()].map((pool) => pool.status());
+  }
+
+  /** Stops refilling, waits for creations under way, and removes every container of this replica. */
+  async close(): Promise<void> {
+    for (const pool of this.byImage.values()) pool.close();
+    // Refills still queued see the closed pool and skip; creations under way finish and are swept.
+    await this.creations.onIdle();
+    await this.sweep();
+  }
+
+  /**
+   * Removes every container labelled with this replica's id, whatever its state, and never
+   * another replica's: the label filter is the engine's, so nothing else is even listed.
+   */
+  async sweep(): Promise<number> {
+    const { replicaId, engine, log } = this.options;
+    const leftovers = await engine.listContainers({ [LABELS.replica]: replicaId });
+
+    await Promise.all(leftovers.map(async (container) => {
+      try {
+        await engine.removeContainer(container.id);
+      } catch (error) {
+        log.warn('could not remove a leftover container', {
+          container: shortId(container.id), state: container.state, error: (error as Error).message,
+        });
+      }
+    }));
+
+    if (leftovers.length > 0) log.info('removed leftover containers of this replica', { count: leftovers.length });
+    return leftovers.length;
+  }
+}

@@ -1,0 +1,136 @@
+import { Readable } from 'node:stream';
+import { promisify } from 'node:util';
+import zlib from 'node:zlib';
+import tar from 'tar-stream';
+import { InvalidRequestError } from '../errors';
+
+const gzip = promisify(zlib.gzip);
+
+export interface ArchiveLimits {
+  maxEntries: number;
+  /** Most bytes of file content, unpacked. */
+  maxBytes: number;
+}
+
+/** The folders a run's archive may write into; everything else in the container is read-only. */
+const ALLOWED_ROOTS = ['tmp', 'sandbox'];
+
+/**
+ * Packs a JSON run into the tgz a container unpacks at /: `main` becomes tmp/main.sh
+ * (executable) and each file lands under sandbox/. Paths are checked first, so a bad one costs
+ * no container.
+ */
+export async function packRun(main: string, files: Record<string, string>, limits: ArchiveLimits): Promise<Buffer> {
+  const entries: Array<{ name: string; content: Buffer; mode: number }> = [
+    { name: 'tmp/main.sh', content: Buffer.from(main, 'utf8'), mode: 0o755 },
+  ];
+  for (const [path, content] of Object.entries(files)) {
+    entries.push({ name: `sandbox/${checkRelativePath(path, `files["${path}"]`)}`, content: Buffer.from(content, 'utf8'), mode: 0o644 });
+  }
+
+  const total = entries.reduce((sum, entry) => sum + entry.content.length, 0);
+  if (entries.length > limits.maxEntries) {
+    throw new InvalidRequestError(`files: expected at most ${limits.maxEntries - 1} files, got ${entries.length - 1}`);
+  }
+  if (total > limits.maxBytes) {
+    throw new InvalidRequestError(`files: expected at most ${limits.maxBytes} bytes of content in all, got ${total}`);
+  }
+
+  const pack = tar.pack();
+  const mtime = new Date();
+  for (const entry of entries) {
+    pack.entry({ name: entry.name, mode: entry.mode, mtime, type: 'file' }, entry.content);
+  }
+  pack.finalize();
+  return gzip(await collect(pack));
+}
+
+/**
+ * Reads a caller's tgz as a stream, without extracting it anywhere, and rejects anything that
+ * could write outside tmp/ and sandbox/ or smuggle in links or devices. The error names the
+ * offending entry. The host never unpacks a caller's archive; the container does.
+ */
+export async function checkArchive(archive: Buffer, limits: ArchiveLimits): Promise<void> {
+  const extract = tar.extract();
+  let entries = 0;
+  let bytes = 0;
+  let hasMain = false;
+
+  const checked = new Promise<void>((resolve, reject) => {
+    extract.on('entry', (header, stream, next) => {
+      const problem = entryProblem(header);
+      if (problem) {
+        reject(new InvalidRequestError(`archive entry "${header.name}": ${problem}`));
+        extract.destroy();
+        return;
+      }
+
+      entries += 1;
+      bytes += header.size ?? 0;
+      if (normalize(header.name) === 'tmp/main.sh' && header.type === 'file') hasMain = true;
+      if (entries > limits.maxEntries) {
+        reject(new InvalidRequestError(`archive: expected at most ${limits.maxEntries} entries, got more`));
+        extract.destroy();
+        return;
+      }
+      if (bytes > limits.maxBytes) {
+        reject(new InvalidRequestError(`archive: expected at most ${limits.maxBytes} bytes of content, `
+          + `got more by entry "${header.name}"`));
+        extract.destroy();
+        return;
+      }
+      stream.on('end', next);
+      stream.resume();
+    });
+    extract.on('finish', resolve);
+    extract.on('error', (error) => reject(new InvalidRequestError(`archive: not a valid tar archive: ${error.message}`)));
+  });
+
+  const gunzip = zlib.createGunzip();
+  const unzipped = new Promise<void>((resolve, reject) => {
+    gunzip.on('error', (error) => reject(new InvalidRequestError(`archive: not valid gzip data: ${error.message}`)));
+    gunzip.on('end', resolve);
+  });
+  Readable.from([archive]).pipe(gunzip).pipe(extract);
+
+  await Promise.all([checked, unzipped]);
+  if (!hasMain) throw new InvalidRequestError('archive: expected an entry tmp/main.sh, the program to run');
+}
+
+function entryProblem(header: tar.Header): string | undefined {
+  if (header.type !== 'file' && header.type !== 'directory') {
+    return `expected a file or directory, got a ${header.type ?? 'entry of unknown type'}`;
+  }
+  if (header.name.startsWith('/')) return 'expected a relative path, got an absolute one';
+  const path = normalize(header.name);
+  if (path.split('/').includes('..')) return 'expected a path without ".." segments';
+  if (path.includes('\0')) return 'expected a path without NUL bytes';
+  const segments = path.split('/');
+  if (!ALLOWED_ROOTS.includes(segments[0]) || (header.type === 'file' && segments.length < 2)) {
+    return 'expected a path under tmp/ or sandbox/';
+  }
+  return undefined;
+}
+
+/** Drops a leading "./" and trailing "/", as tar writes them both ways. */
+function normalize(name: string): string {
+  return name.replace(/^(\.\/)+/, '').replace(/\/+$/, '');
+}
+
+/** Checks a path given for a file under /sandbox and returns it tidied. */
+export function checkRelativePath(path: string, field: string): string {
+  if (path === '' || path.length > 1024) throw new InvalidRequestError(`${field}: expected a path of 1 to 1024 characters`);
+  if (path.startsWith('/')) throw new InvalidRequestError(`${field}: expected a relative path, got an absolute one`);
+  if (path.includes('\0')) throw new InvalidRequestError(`${field}: expected a path without NUL bytes`);
+  const segments = path.split('/');
+  if (segments.some((segment) => segment === '..' || segment === '.' || segment === '')) {
+    throw new InvalidRequestError(`${field}: expected a path without "..", "." or empty segments`);
+  }
+  return path;
+}
+
+async function collect(stream: AsyncIterable<unknown>): Promise<Buffer> {
+  const chunks: Buffer[] = [];
+  for await (const chunk of stream) chunks.push(chunk as Buffer);
+  return Buffer.concat(chunks);
+}
