@@ -1,0 +1,105 @@
+import Docker from 'dockerode';
+import { parseConfig } from '../../src/config/load-config';
+import type { WarmpoolConfig } from '../../src/config/config';
+import { Daemon } from '../../src/daemon';
+import { createLogger } from '../../src/log/logger';
+import { LABELS } from '../../src/pool/labels';
+import type { RunResult } from '../../src/runner/run-types';
+
+export const BUSYBOX = 'warmpool-test/busybox';
+export const PYTHON = 'warmpool-test/python';
+
+export const docker = new Docker();
+
+/** A replica id no other test file uses, so each file sweeps and counts only its own containers. */
+export function uniqueReplicaId(name: string): string {
+  return `test-${name}-${process.pid}-${Math.random().toString(36).slice(2, 8)}`;
+}
+
+export interface RunningDaemon {
+  daemon: Daemon;
+  config: WarmpoolConfig;
+  url: string;
+  stop(): Promise<void>;
+}
+
+/** Starts a replica in this process on a free loopback port, against the real engine. */
+export async function startDaemon(name: string, file: Record<string, unknown> = {}, dockerClient = docker): Promise<RunningDaemon> {
+  const config = parseConfig({
+    pools: [{ image: BUSYBOX, size: 2 }],
+    ...file,
+  }, { WARMPOOL_REPLICA_ID: uniqueReplicaId(name), PORT: '0', HOST: '127.0.0.1' });
+  // Quiet by default: many tests cause faults on purpose. TEST_LOG_LEVEL=debug shows everything.
+  const level = process.env.TEST_LOG_LEVEL;
+  const log = createLogger({ level, silent: level === undefined, fields: { replica: config.replicaId } });
+
+  const daemon = new Daemon(config, log, dockerClient);
+  const address = await daemon.start();
+  const url = `http://127.0.0.1:${address.port}`;
+  return { daemon, config, url, stop: () => daemon.stop() };
+}
+
+export async function postRun(url: string, body: Record<string, unknown>): Promise<{ status: number; body: RunResult & { error?: string } }> {
+  const response = await fetch(`${url}/run`, {
+    method: 'POST',
+    headers: { 'content-type': 'application/json' },
+    body: JSON.stringify(body),
+  });
+  return { status: response.status, body: await response.json() as RunResult & { error?: string } };
+}
+
+/** Runs `main` in `image` and expects the run to be answered with 200. */
+export async function run(url: string, image: string, main: string, extra: Record<string, unknown> = {}): Promise<RunResult> {
+  const { status, body } = await postRun(url, { image, main, ...extra });
+  if (status !== 200) throw new Error(`POST /run answered ${status}: ${JSON.stringify(body)}`);
+  return body;
+}
+
+export interface PoolLevels {
+  image: string;
+  size: number;
+  ready: number;
+  starting: number;
+  leased: number;
+  removing: number;
+  hits: number;
+  misses: number;
+  created: number;
+  failed: number;
+}
+
+export async function poolLevels(url: string, image: string): Promise<PoolLevels> {
+  const response = await fetch(`${url}/pools`);
+  const body = await response.json() as { pools: PoolLevels[] };
+  const pool = body.pools.find((candidate) => candidate.image === image);
+  if (!pool) throw new Error(`no pool for ${image} in ${JSON.stringify(body)}`);
+  return pool;
+}
+
+/** Polls `check` every 50 ms until it returns true or `timeoutMs` passes. */
+export async function eventually(check: () => Promise<boolean> | boolean, timeoutMs = 30_000, what = 'condition'): Promise<void> {
+  const giveUpAt = Date.now() + timeoutMs;
+  for (;;) {
+    if (await check()) return;
+    if (Date.now() > giveUpAt) throw new Error(`${what} did not hold within ${timeoutMs} ms`);
+    await new Promise((resolve) => setTimeout(resolve, 50));
+  }
+}
+
+export async function waitForFullPool(url: string, image: string, timeoutMs = 30_000): Promise<void> {
+  await eventually(async () => {
+    const pool = await poolLevels(url, image);
+    return pool.ready === pool.size && pool.starting === 0;
+  }, timeoutMs, `pool ${image} full`);
+}
+
+/** Every container of a replica as the engine lists it, in any state. */
+export async function replicaContainers(replicaId: string): Promise<Docker.ContainerInfo[]> {
+  return docker.listContainers({ all: true, filters: { label: [`${LABELS.replica}=${replicaId}`] } });
+}
+
+/** Removes whatever a test left behind, so a failing test does not leak into the next. */
+export async function removeReplicaContainers(replicaId: string): Promise<void> {
+  const leftovers = await replicaContainers(replicaId);
+  await Promise.all(leftovers.map((container) => docker.getContainer(container.Id).remove({ force: true }).catch(() => {})));
+}
