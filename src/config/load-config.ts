@@ -47,9 +47,9 @@ export function parseConfig(file: Json, env: Env = {}): WarmpoolConfig {
   const limits = parseLimits(file.limits, 'limits', defaults.DEFAULT_LIMITS);
   const config: WarmpoolConfig = {
     replicaId: env.WARMPOOL_REPLICA_ID ?? optionalString(file.replicaId, 'replicaId') ?? hostname(),
-    host: env.HOST ?? optionalString(file.host, 'host') ?? defaults.DEFAULT_HOST,
+    host: optionalString(env.HOST, 'HOST') ?? optionalString(file.host, 'host') ?? defaults.DEFAULT_HOST,
     port: env.PORT !== undefined
-      ? integer(Number(env.PORT), 'PORT', 0, 65535, env.PORT)
+      ? integer(/^\d+$/.test(env.PORT) ? Number(env.PORT) : NaN, 'PORT', 0, 65535, env.PORT)
       : optionalInteger(file.port, 'port', 0, 65535) ?? defaults.DEFAULT_PORT,
     bodyLimitBytes: optionalInteger(file.bodyLimitBytes, 'bodyLimitBytes', 1024, 1024 ** 3)
       ?? defaults.DEFAULT_BODY_LIMIT_BYTES,
@@ -64,6 +64,13 @@ export function parseConfig(file: Json, env: Env = {}): WarmpoolConfig {
     pools: parsePools(file.pools, limits),
   };
 
+  for (const pool of config.pools) {
+    const user = `${pool.limits.sandboxUid}:${pool.limits.sandboxGid}`;
+    if (String(pool.limits.sandboxUid) === defaults.KEEPER_USER.split(':')[0]) {
+      throw new ConfigError(`limits.sandboxUid of ${pool.image}: expected any uid but the entrypoint's `
+        + `${defaults.KEEPER_USER.split(':')[0]}, got ${user}; a run ends by killing every process of its uid`);
+    }
+  }
   if (!/^[A-Za-z0-9][A-Za-z0-9_.-]{0,62}$/.test(config.replicaId)) {
     throw new ConfigError(`replicaId: expected letters, digits, '.', '_' or '-' (at most 63), got "${config.replicaId}"`);
   }

@@ -99,7 +99,7 @@ function parseSettings(fields: Record<string, unknown>, run: RunConfig): Pick<Ru
 
 function numberFromQuery(value: unknown, field: string): number | undefined {
   if (value === undefined) return undefined;
-  const parsed = typeof value === 'string' && value.trim() !== '' ? Number(value) : NaN;
+  const parsed = typeof value === 'string' && /^\d+(\.\d+)?$/.test(value) ? Number(value) : NaN;
   if (Number.isNaN(parsed)) throw new InvalidRequestError(`${field}: expected a number, got ${describe(value)}`);
   return parsed;
 }

@@ -114,7 +114,7 @@ export class Pool {
 
     this.counts.misses += 1;
     this.afterCheckout();
-    const id = await this.createOnDemand();
+    const id = await this.createOnDemand(signal);
     this.states.set(id, 'leased');
     if (signal?.aborted) {
       this.release(id);
@@ -173,7 +173,12 @@ export class Pool {
 
   private afterCheckout(): void {
     this.fill();
-    this.options.onCheckout?.(this.image);
+    try {
+      this.options.onCheckout?.(this.image);
+    } catch (error) {
+      // Telling peers is a courtesy; it must never cost the caller its container.
+      this.log.warn('could not tell peers about a checkout', { error: (error as Error).message });
+    }
   }
 
   private async createReady(): Promise<void> {
@@ -197,15 +202,18 @@ export class Pool {
     }
   }
 
-  private async createOnDemand(): Promise<string> {
+  private async createOnDemand(signal?: AbortSignal): Promise<string> {
     try {
-      const id = await this.options.creations.add(
-        () => this.options.factory.create(this.image, this.options.limits, 'running'),
-        { priority: ON_DEMAND_PRIORITY },
-      );
+      const id = await this.options.creations.add(() => {
+        // A caller that left while this waited in the queue needs no container.
+        if (signal?.aborted) throw new WarmpoolError('the run was abandoned while waiting for a container');
+        return this.options.factory.create(this.image, this.options.limits, 'running');
+      }, { priority: ON_DEMAND_PRIORITY });
       this.counts.created += 1;
+      this.succeeded();
       return id;
     } catch (error) {
+      if (signal?.aborted) throw error;
       this.counts.failed += 1;
       this.lastError = (error as Error).message;
       if (error instanceof WarmpoolError && error.status !== 500) throw error;
@@ -222,12 +230,13 @@ export class Pool {
   private failed(error: Error): void {
     this.counts.failed += 1;
     this.lastError = error.message;
+    // One round of creations failing together is one failure: the delay grows per round, not per container.
+    if (this.closed || this.retryTimer) return;
     const delayMs = this.backoff.fail();
     this.log.warn('could not create a pooled container; will retry', {
       error: error.message, retryInMs: delayMs, consecutiveFailures: this.backoff.consecutiveFailures,
     });
 
-    if (this.closed || this.retryTimer) return;
     this.retryTimer = setTimeout(() => {
       this.retryTimer = undefined;
       this.fill();

@@ -27,10 +27,11 @@ export async function packRun(main: string, files: Record<string, string>, limit
   for (const [path, content] of Object.entries(files)) {
     entries.push({ name: `sandbox/${checkRelativePath(path, `files["${path}"]`)}`, content: Buffer.from(content, 'utf8'), mode: 0o644 });
   }
+  rejectFileUnderFile(Object.keys(files));
 
   const total = entries.reduce((sum, entry) => sum + entry.content.length, 0);
   if (entries.length > limits.maxEntries) {
-    throw new InvalidRequestError(`files: expected at most ${limits.maxEntries - 1} files, got ${entries.length - 1}`);
+    throw new InvalidRequestError(`files: expected at most ${limits.maxEntries - 1} file(s), got ${entries.length - 1}`);
   }
   if (total > limits.maxBytes) {
     throw new InvalidRequestError(`files: expected at most ${limits.maxBytes} bytes of content in all, got ${total}`);
@@ -86,9 +87,19 @@ export async function checkArchive(archive: Buffer, limits: ArchiveLimits): Prom
     extract.on('error', (error) => reject(new InvalidRequestError(`archive: not a valid tar archive: ${error.message}`)));
   });
 
+  // Tar adds a 512-byte header per entry and pads; anything far past that is a decompression bomb.
+  const maxUnpackedBytes = limits.maxBytes + (limits.maxEntries + 1) * 1024 + 64 * 1024;
+  let unpackedBytes = 0;
   const gunzip = zlib.createGunzip();
   const unzipped = new Promise<void>((resolve, reject) => {
     gunzip.on('error', (error) => reject(new InvalidRequestError(`archive: not valid gzip data: ${error.message}`)));
+    gunzip.on('data', (chunk: Buffer) => {
+      unpackedBytes += chunk.length;
+      if (unpackedBytes <= maxUnpackedBytes) return;
+      reject(new InvalidRequestError(`archive: expected at most ${maxUnpackedBytes} bytes once unzipped, got more`));
+      gunzip.destroy();
+      extract.destroy();
+    });
     gunzip.on('end', resolve);
   });
   Readable.from([archive]).pipe(gunzip).pipe(extract);
@@ -103,6 +114,10 @@ function entryProblem(header: tar.Header): string | undefined {
   }
   if (header.name.startsWith('/')) return 'expected a relative path, got an absolute one';
   const path = normalize(header.name);
+  if (path === '' || path === '.') {
+    return 'expected only entries under tmp/ and sandbox/; an entry for the archive\'s own root would change /. '
+      + 'Make the archive with `tar -czf - tmp sandbox` rather than `tar -czf - .`';
+  }
   if (path.split('/').includes('..')) return 'expected a path without ".." segments';
   if (path.includes('\0')) return 'expected a path without NUL bytes';
   const segments = path.split('/');
@@ -115,6 +130,20 @@ function entryProblem(header: tar.Header): string | undefined {
 /** Drops a leading "./" and trailing "/", as tar writes them both ways. */
 function normalize(name: string): string {
   return name.replace(/^(\.\/)+/, '').replace(/\/+$/, '');
+}
+
+/** A path cannot be a file and a folder at once: "a" and "a/b" together could never unpack. */
+function rejectFileUnderFile(paths: string[]): void {
+  const files = new Set(paths);
+  for (const path of paths) {
+    const segments = path.split('/');
+    for (let depth = 1; depth < segments.length; depth += 1) {
+      const folder = segments.slice(0, depth).join('/');
+      if (files.has(folder)) {
+        throw new InvalidRequestError(`files["${path}"]: expected "${folder}" to be a folder, but it is also given as a file`);
+      }
+    }
+  }
 }
 
 /** Checks a path given for a file under /sandbox and returns it tidied. */

@@ -1,3 +1,5 @@
+import { FrameSplitter, STDERR } from './exec-frames';
+
 /** One of a run's output streams as it comes back: the bytes kept, and whether some were cut. */
 export interface CollectedStream {
   bytes: Buffer;
@@ -13,20 +15,13 @@ export interface OutputLimits {
   floodAllowanceBytes: number;
 }
 
-const HEADER_BYTES = 8;
-const STDOUT = 1;
-const STDERR = 2;
-
 /**
- * Splits the engine's multiplexed exec stream (8-byte frame headers) into stdout and stderr,
- * keeping at most the limit of each while reading, so the daemon's memory follows the limit and
- * never what a program writes. Frames may arrive split anywhere, headers included.
+ * Keeps a run's stdout and stderr apart, at most the limit of each, while reading, so the daemon's
+ * memory follows the limit and never what a program writes.
  */
 export class OutputCollector {
   private readonly streams = [new CappedBuffer(), new CappedBuffer()];
-  private header = Buffer.alloc(0);
-  private frameRemaining = 0;
-  private frameStream = STDOUT;
+  private readonly frames = new FrameSplitter((stream, payload) => this.append(stream, payload));
   private flooded = false;
 
   constructor(
@@ -36,25 +31,7 @@ export class OutputCollector {
   ) {}
 
   push(chunk: Buffer): void {
-    let offset = 0;
-    while (offset < chunk.length) {
-      if (this.frameRemaining === 0) {
-        const needed = HEADER_BYTES - this.header.length;
-        this.header = Buffer.concat([this.header, chunk.subarray(offset, offset + needed)]);
-        offset += Math.min(needed, chunk.length - offset);
-        if (this.header.length < HEADER_BYTES) return;
-
-        this.frameStream = this.header[0];
-        this.frameRemaining = this.header.readUInt32BE(4);
-        this.header = Buffer.alloc(0);
-        continue;
-      }
-
-      const take = Math.min(this.frameRemaining, chunk.length - offset);
-      this.append(this.frameStream, chunk.subarray(offset, offset + take));
-      this.frameRemaining -= take;
-      offset += take;
-    }
+    this.frames.push(chunk);
   }
 
   get stdout(): CollectedStream {
@@ -102,5 +79,3 @@ class CappedBuffer {
     return { bytes: Buffer.concat(this.chunks), truncated: this.totalBytes > this.kept, totalBytes: this.totalBytes };
   }
 }
-
-export { STDOUT, STDERR };

@@ -83,7 +83,7 @@ describe('packRun', () => {
 
     await expect(packRun('true', { a: '1', b: '2' }, limits)).resolves.toBeInstanceOf(Buffer);
     await expect(packRun('true', { a: '1', b: '2', c: '3' }, limits))
-      .rejects.toThrow('files: expected at most 2 files, got 3');
+      .rejects.toThrow('files: expected at most 2 file(s), got 3');
   });
 
   it('counts main.sh and every file, in UTF-8 bytes, against maxBytes', async () => {
@@ -200,5 +200,26 @@ describe('checkArchive', () => {
   ])('rejects an archive without tmp/main.sh: %s', async (_what, entries) => {
     expect(await rejectionOf(await makeTgz(entries)))
       .toBe('archive: expected an entry tmp/main.sh, the program to run');
+  });
+});
+
+describe('archive checks added for hostile callers', () => {
+  const limits = { maxEntries: 10, maxBytes: 1024 * 1024 };
+
+  it('refuses a path given as a file and as a folder at once', async () => {
+    await expect(packRun('echo', { a: 'x', 'a/b': 'y' }, limits))
+      .rejects.toThrow('files["a/b"]: expected "a" to be a folder, but it is also given as a file');
+  });
+
+  it('refuses an entry for the archive root and says how to make the archive instead', async () => {
+    const archive = await makeTgz([{ name: './', type: 'directory' }, { name: './tmp/main.sh', content: 'echo' }]);
+
+    await expect(checkArchive(archive, limits)).rejects.toThrow(/"\.\/".*tar -czf - tmp sandbox/);
+  });
+
+  it('stops reading a decompression bomb once it passes the unzipped limit', async () => {
+    const bomb = zlib.gzipSync(Buffer.alloc(64 * 1024 * 1024));
+
+    await expect(checkArchive(bomb, limits)).rejects.toThrow(/bytes once unzipped, got more/);
   });
 });

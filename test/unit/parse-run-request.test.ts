@@ -144,7 +144,7 @@ describe('POST /run as JSON', () => {
 
     const response = await postJson(app, { image: BUSYBOX, main: 'true', files: { a: '1', b: '2' } });
 
-    expectRefused(app, response, 400, 'files: expected at most 1 files, got 2');
+    expectRefused(app, response, 400, 'files: expected at most 1 file(s), got 2');
   });
 
   it('answers 413 for a body over bodyLimitBytes', async () => {

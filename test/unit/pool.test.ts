@@ -236,6 +236,34 @@ describe('Pool.checkout', () => {
     expect(onCheckout.mock.calls).toEqual([[IMAGE], [IMAGE]]);
   });
 
+  it('keeps the checkout and its container when telling peers throws', async () => {
+    const { pool, factory } = await filledPool({ size: 1, onCheckout: () => { throw new Error('peer list broken'); } });
+
+    const lease = await pool.checkout();
+
+    expect(lease).toEqual({ containerId: 'container-1', warm: true });
+    pool.release(lease.containerId);
+    await flushPromises();
+    expect(factory.removed).toContain('container-1');
+    expect(pool.status().leased).toBe(0);
+  });
+
+  it('creates nothing for a caller that left while its creation waited in the queue', async () => {
+    const { pool, factory } = makePool({ size: 0, concurrency: 1 });
+    factory.holdCreations = true;
+    const first = pool.checkout();
+    await flushPromises();
+    const caller = new AbortController();
+    const second = pool.checkout(caller.signal);
+
+    caller.abort();
+    factory.finishCreation();
+    await first;
+    await expect(second).rejects.toThrow(/abandoned/);
+
+    expect(factory.creations).toHaveLength(1);
+  });
+
   it('removes an on-demand container whose caller left while it was created, and rejects', async () => {
     const { pool, factory } = makePool({ size: 0 });
     factory.holdCreations = true;
@@ -352,6 +380,32 @@ describe('Pool creation failures', () => {
 
     // The default backoff waits 500, 1000, 2000 and 4000 ms: tries at 0, 0.5, 1.5, 3.5 and 7.5 s.
     expect(factory.creations).toHaveLength(5);
+  });
+
+  it('grows the delay once per round of failures, not once per failed container', async () => {
+    const { pool, factory } = makePool({ size: 4, backoff: new Backoff(1000, 60_000) });
+    factory.createError = new Error('image not found');
+
+    pool.fill();
+    await flushPromises();
+    expect(factory.creations).toHaveLength(4);
+
+    await jest.advanceTimersByTimeAsync(1000);
+    expect(factory.creations).toHaveLength(8);
+    await jest.advanceTimersByTimeAsync(2000);
+    expect(factory.creations).toHaveLength(12);
+  });
+
+  it('clears lastError when an on-demand creation succeeds, even in a pool of size 0', async () => {
+    const { pool, factory } = makePool({ size: 0 });
+    factory.createError = new Error('engine full');
+    await expect(pool.checkout()).rejects.toThrow(/engine full/);
+    expect(pool.status().lastError).toBe('engine full');
+
+    factory.createError = undefined;
+    await pool.checkout();
+
+    expect(pool.status().lastError).toBeUndefined();
   });
 
   it('does not fill while a retry is waiting, even when asked to', async () => {
