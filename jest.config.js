@@ -1,4 +1,7 @@
-/** Unit tests use fakes and fake timers; integration tests drive the real Docker Engine. */
+/**
+ * Unit tests use fakes and fake timers; integration tests drive the real Docker Engine; hostile
+ * tests run misbehaving programs against it and check that nobody else is hurt.
+ */
 const shared = {
   preset: 'ts-jest',
   testEnvironment: 'node',
@@ -13,6 +16,12 @@ module.exports = {
       ...shared,
       displayName: 'integration',
       testMatch: ['<rootDir>/test/integration/**/*.test.ts'],
+      setupFilesAfterEnv: ['<rootDir>/test/support/integration-setup.ts'],
+    },
+    {
+      ...shared,
+      displayName: 'hostile',
+      testMatch: ['<rootDir>/test/hostile/**/*.test.ts'],
       setupFilesAfterEnv: ['<rootDir>/test/support/integration-setup.ts'],
     },
   ],

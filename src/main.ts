@@ -28,15 +28,23 @@ async function main(): Promise<void> {
 }
 
 function watchProcess(daemon: Daemon, log: ReturnType<typeof createLogger>): void {
+  let signals = 0;
   const stop = (signal: string) => {
-    log.info('received a signal', { signal });
+    signals += 1;
+    if (signals > 1) {
+      // A second signal means "now": runs under way are dropped, but no container is left behind.
+      log.warn('received a second signal; removing this replica\'s containers and exiting now', { signal });
+      daemon.pools.sweep().finally(() => process.exit(1));
+      return;
+    }
+    log.info('received a signal; finishing the runs under way', { signal });
     daemon.stop().then(() => process.exit(0), (error: Error) => {
       log.error('shutdown failed', { error: error.message, stack: error.stack });
       process.exit(1);
     });
   };
-  process.once('SIGTERM', () => stop('SIGTERM'));
-  process.once('SIGINT', () => stop('SIGINT'));
+  process.on('SIGTERM', () => stop('SIGTERM'));
+  process.on('SIGINT', () => stop('SIGINT'));
 
   // A stray rejection is a bug to log, not a reason to drop every run under way.
   process.on('unhandledRejection', (reason) => {

@@ -29,6 +29,10 @@ export interface PoolConfig {
   size: number;
   /** This pool's limits: the global limits with this pool's overrides applied. */
   limits: ContainerLimits;
+  /** Bytes kept per output stream when a run names no limit: run.outputLimitBytes unless overridden. */
+  outputLimitBytes: number;
+  /** Runs of this image under way at once; unset means only the replica's limit applies. */
+  maxConcurrentRuns?: number;
 }
 
 export interface RunConfig {
@@ -46,6 +50,14 @@ export interface RunConfig {
   archiveMaxEntries: number;
   /** Most bytes of file content a run's archive may unpack to. */
   archiveMaxBytes: number;
+  /** Whether a run that names no preference gets back the files it created or changed. */
+  returnFiles: boolean;
+  /** Most changed files returned per run. */
+  filesMaxCount: number;
+  /** Most bytes of one returned file's content. */
+  filesMaxFileBytes: number;
+  /** Most bytes of returned file content per run, all files together. */
+  filesMaxTotalBytes: number;
 }
 
 export interface WarmpoolConfig {
@@ -57,6 +69,10 @@ export interface WarmpoolConfig {
   port: number;
   /** Largest request body taken, in bytes. */
   bodyLimitBytes: number;
+  /** Runs under way at once on this replica. */
+  maxConcurrentRuns: number;
+  /** Runs that may wait for a slot; one more is answered 503 at once. */
+  maxQueuedRuns: number;
   /** Containers created at once, across all pools. */
   creationConcurrency: number;
   /** Time-out of each Docker call, in milliseconds. */

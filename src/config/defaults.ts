@@ -16,6 +16,11 @@ export const DEFAULT_PORT = 4000;
 /** 16 MiB: room for a sizeable project as JSON or tgz, small enough to refuse abuse early. */
 export const DEFAULT_BODY_LIMIT_BYTES = 16 * 1024 * 1024;
 
+/** A run mostly waits on the engine, so a few per core keep a host busy without overloading it. */
+export const DEFAULT_MAX_CONCURRENT_RUNS = 8;
+/** Enough to absorb a burst; past it, callers are told to retry rather than left waiting. */
+export const DEFAULT_MAX_QUEUED_RUNS = 32;
+
 /** Two creations at once keep a 2-core host responsive while pools refill. */
 export const DEFAULT_CREATION_CONCURRENCY = 2;
 
@@ -43,6 +48,10 @@ export const DEFAULT_RUN: RunConfig = {
   floodAllowanceBytes: 1024 * 1024,
   archiveMaxEntries: 1000,
   archiveMaxBytes: 32 * 1024 * 1024,
+  returnFiles: true,
+  filesMaxCount: 100,
+  filesMaxFileBytes: 64 * 1024,
+  filesMaxTotalBytes: 1024 * 1024,
 };
 
 /**

@@ -40,7 +40,8 @@ function readConfigFile(env: Env): Json {
 
 /** Checks a parsed configuration and fills in every default. Exported for tests. */
 export function parseConfig(file: Json, env: Env = {}): WarmpoolConfig {
-  const known = ['replicaId', 'host', 'port', 'bodyLimitBytes', 'creationConcurrency', 'dockerCallTimeoutMs',
+  const known = ['replicaId', 'host', 'port', 'bodyLimitBytes', 'maxConcurrentRuns', 'maxQueuedRuns',
+    'creationConcurrency', 'dockerCallTimeoutMs',
     'readyTimeoutMs', 'peers', 'run', 'limits', 'pools'];
   rejectUnknownFields(file, known, '');
 
@@ -53,6 +54,9 @@ export function parseConfig(file: Json, env: Env = {}): WarmpoolConfig {
       : optionalInteger(file.port, 'port', 0, 65535) ?? defaults.DEFAULT_PORT,
     bodyLimitBytes: optionalInteger(file.bodyLimitBytes, 'bodyLimitBytes', 1024, 1024 ** 3)
       ?? defaults.DEFAULT_BODY_LIMIT_BYTES,
+    maxConcurrentRuns: optionalInteger(file.maxConcurrentRuns, 'maxConcurrentRuns', 1, 1024)
+      ?? defaults.DEFAULT_MAX_CONCURRENT_RUNS,
+    maxQueuedRuns: optionalInteger(file.maxQueuedRuns, 'maxQueuedRuns', 0, 100_000) ?? defaults.DEFAULT_MAX_QUEUED_RUNS,
     creationConcurrency: optionalInteger(file.creationConcurrency, 'creationConcurrency', 1, 64)
       ?? defaults.DEFAULT_CREATION_CONCURRENCY,
     dockerCallTimeoutMs: optionalInteger(file.dockerCallTimeoutMs, 'dockerCallTimeoutMs', 100, 600_000)
@@ -61,8 +65,9 @@ export function parseConfig(file: Json, env: Env = {}): WarmpoolConfig {
       ?? defaults.DEFAULT_READY_TIMEOUT_MS,
     peers: parsePeers(file.peers),
     run: parseRun(file.run),
-    pools: parsePools(file.pools, limits),
+    pools: [],
   };
+  config.pools = parsePools(file.pools, limits, config.run);
 
   for (const pool of config.pools) {
     const user = `${pool.limits.sandboxUid}:${pool.limits.sandboxGid}`;
@@ -77,9 +82,9 @@ export function parseConfig(file: Json, env: Env = {}): WarmpoolConfig {
   return config;
 }
 
-function parsePools(value: unknown, limits: ContainerLimits): PoolConfig[] {
+function parsePools(value: unknown, limits: ContainerLimits, run: RunConfig): PoolConfig[] {
   if (value === undefined) {
-    return defaults.DEFAULT_POOLS.map((pool) => ({ ...pool, limits }));
+    return defaults.DEFAULT_POOLS.map((pool) => ({ ...pool, limits, outputLimitBytes: run.outputLimitBytes }));
   }
   if (!Array.isArray(value) || value.length === 0) {
     throw new ConfigError(`pools: expected a non-empty array of {"image", "size"}, got ${describe(value)}`);
@@ -88,13 +93,18 @@ function parsePools(value: unknown, limits: ContainerLimits): PoolConfig[] {
   const pools = value.map((entry, index): PoolConfig => {
     const field = `pools[${index}]`;
     const pool = expectObject(entry, field);
-    rejectUnknownFields(pool, ['image', 'size', 'limits'], `${field}.`);
+    rejectUnknownFields(pool, ['image', 'size', 'limits', 'outputLimitBytes', 'maxConcurrentRuns'], `${field}.`);
     const image = optionalString(pool.image, `${field}.image`);
     if (!image) throw new ConfigError(`${field}.image: expected an image name, got ${describe(pool.image)}`);
     return {
       image,
       size: integer(pool.size, `${field}.size`, 0, 100),
       limits: parseLimits(pool.limits, `${field}.limits`, limits),
+      outputLimitBytes: optionalInteger(pool.outputLimitBytes, `${field}.outputLimitBytes`, 0, run.outputLimitCeilingBytes)
+        ?? run.outputLimitBytes,
+      ...(pool.maxConcurrentRuns !== undefined && {
+        maxConcurrentRuns: integer(pool.maxConcurrentRuns, `${field}.maxConcurrentRuns`, 1, 1024),
+      }),
     };
   });
 
@@ -153,6 +163,12 @@ function parseRun(value: unknown): RunConfig {
       ?? base.archiveMaxEntries,
     archiveMaxBytes: optionalInteger(run.archiveMaxBytes, 'run.archiveMaxBytes', 1, 1024 ** 3)
       ?? base.archiveMaxBytes,
+    returnFiles: optionalBoolean(run.returnFiles, 'run.returnFiles') ?? base.returnFiles,
+    filesMaxCount: optionalInteger(run.filesMaxCount, 'run.filesMaxCount', 0, 100_000) ?? base.filesMaxCount,
+    filesMaxFileBytes: optionalInteger(run.filesMaxFileBytes, 'run.filesMaxFileBytes', 0, 1024 ** 3)
+      ?? base.filesMaxFileBytes,
+    filesMaxTotalBytes: optionalInteger(run.filesMaxTotalBytes, 'run.filesMaxTotalBytes', 0, 1024 ** 3)
+      ?? base.filesMaxTotalBytes,
   };
 
   if (parsed.defaultMaxSeconds > parsed.maxSecondsCeiling) {
@@ -215,6 +231,12 @@ function integer(value: unknown, field: string, min: number, max: number, shown:
   if (typeof value !== 'number' || !Number.isInteger(value) || value < min || value > max) {
     throw new ConfigError(`${field}: expected an integer from ${min} to ${max}, got ${describe(shown)}`);
   }
+  return value;
+}
+
+function optionalBoolean(value: unknown, field: string): boolean | undefined {
+  if (value === undefined) return undefined;
+  if (typeof value !== 'boolean') throw new ConfigError(`${field}: expected true or false, got ${describe(value)}`);
   return value;
 }
 

@@ -83,6 +83,11 @@ export class DockerEngine {
     return found.map((container) => ({ id: container.Id, state: container.State, labels: container.Labels }));
   }
 
+  /** The engine's event stream, as JSON lines, filtered the engine's way (type, label, event). */
+  async streamEvents(filters: Record<string, string[]>): Promise<NodeJS.ReadableStream & { destroy?: () => void }> {
+    return this.call('events', undefined, () => this.docker.getEvents({ filters }));
+  }
+
   /**
    * Resolves once the container's log holds `marker`; rejects when the container stops first or
    * the time-out passes. The entrypoint prints the marker just before it starts waiting.

@@ -18,10 +18,20 @@ export interface AppParts {
   runner: Runner;
   inFlight: InFlight;
   log: Logger;
+  /** Whether the Docker Engine answers right now; shown by GET /pools and GET /healthz. */
+  engineUp?: () => boolean;
 }
 
+/** Every endpoint and its methods, so a wrong method gets 405 rather than 404. */
+const ENDPOINTS: Record<string, string[]> = {
+  '/run': ['POST'],
+  '/pools': ['GET'],
+  '/consumed': ['POST'],
+  '/healthz': ['GET'],
+};
+
 /** The HTTP face of warmpool: translates requests into calls and results into answers. */
-export function createApp({ config, pools, runner, inFlight, log }: AppParts): Express {
+export function createApp({ config, pools, runner, inFlight, log, engineUp = () => true }: AppParts): Express {
   const app = express();
   app.disable('x-powered-by');
   app.set('etag', false);
@@ -31,12 +41,18 @@ export function createApp({ config, pools, runner, inFlight, log }: AppParts): E
   app.use(express.json({ limit: config.bodyLimitBytes, strict: true }));
   app.use(express.raw({ type: ARCHIVE_TYPES, limit: config.bodyLimitBytes }));
 
-  app.use(runRoute(runner, config.run, pools.images(), inFlight));
-  app.use(poolsRoute(pools, config.replicaId));
+  app.use(runRoute(runner, config.run, config.pools, inFlight));
+  app.use(poolsRoute(pools, config.replicaId, engineUp));
   app.use(consumedRoute(pools, log));
-  app.use(healthRoute(config.replicaId, inFlight));
+  app.use(healthRoute(config.replicaId, inFlight, engineUp));
 
   app.use((req, res) => {
+    const methods = ENDPOINTS[req.path];
+    if (methods) {
+      res.status(405).setHeader('Allow', methods.join(', '));
+      res.json({ error: `${req.method} ${req.path}: expected ${methods.join(' or ')}` });
+      return;
+    }
     res.status(404).json({ error: `no such endpoint: ${req.method} ${req.path}` });
   });
   app.use(errorHandler(log));

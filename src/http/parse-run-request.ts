@@ -1,5 +1,5 @@
 import type { Request } from 'express';
-import type { RunConfig } from '../config/config';
+import type { PoolConfig, RunConfig } from '../config/config';
 import { InvalidRequestError, UnknownImageError, UnsupportedMediaTypeError } from '../errors';
 import { checkArchive, packRun } from '../runner/archive';
 import type { RunRequest } from '../runner/run-types';
@@ -7,21 +7,22 @@ import type { RunRequest } from '../runner/run-types';
 /** Content types taken as a gzip'd tar pipe. */
 export const ARCHIVE_TYPES = ['application/gzip', 'application/x-gzip', 'application/x-tar+gzip'];
 
-const JSON_FIELDS = ['image', 'main', 'files', 'maxSeconds', 'outputLimitBytes', 'encoding'];
+const JSON_FIELDS = ['image', 'main', 'files', 'maxSeconds', 'outputLimitBytes', 'encoding', 'returnFiles'];
+const QUERY_FIELDS = ['image', 'maxSeconds', 'outputLimitBytes', 'encoding', 'returnFiles'];
 
 /**
  * Turns a POST /run into a RunRequest, or throws a 4xx naming what is wrong. Everything is
  * checked here, before any container is taken.
  */
-export async function parseRunRequest(req: Request, run: RunConfig, images: readonly string[]): Promise<RunRequest> {
-  if (req.is('application/json')) return parseJsonRun(req.body, run, images);
-  if (req.is(ARCHIVE_TYPES)) return parseArchiveRun(req.body, req.query, run, images);
+export async function parseRunRequest(req: Request, run: RunConfig, pools: readonly PoolConfig[]): Promise<RunRequest> {
+  if (req.is('application/json')) return parseJsonRun(req.body, run, pools);
+  if (req.is(ARCHIVE_TYPES)) return parseArchiveRun(req.body, req.query, run, pools);
   throw new UnsupportedMediaTypeError(
     `expected Content-Type application/json or application/gzip, got ${req.headers['content-type'] ?? 'none'}`,
   );
 }
 
-async function parseJsonRun(body: unknown, run: RunConfig, images: readonly string[]): Promise<RunRequest> {
+async function parseJsonRun(body: unknown, run: RunConfig, pools: readonly PoolConfig[]): Promise<RunRequest> {
   if (typeof body !== 'object' || body === null || Array.isArray(body)) {
     throw new InvalidRequestError('expected a JSON object with "image" and "main"');
   }
@@ -31,37 +32,44 @@ async function parseJsonRun(body: unknown, run: RunConfig, images: readonly stri
     throw new InvalidRequestError(`${unknown}: unknown field; expected only ${JSON_FIELDS.join(', ')}`);
   }
 
-  const image = parseImage(fields.image, images);
+  const pool = parsePool(fields.image, pools);
   if (typeof fields.main !== 'string') {
     throw new InvalidRequestError(`main: expected the text of /tmp/main.sh, got ${describe(fields.main)}`);
   }
   const files = parseFiles(fields.files);
-  const settings = parseSettings(fields, run);
+  const settings = parseSettings(fields, run, pool);
   const archive = await packRun(fields.main, files, { maxEntries: run.archiveMaxEntries, maxBytes: run.archiveMaxBytes });
-  return { image, archive, ...settings };
+  return { image: pool.image, archive, ...settings };
 }
 
-async function parseArchiveRun(body: unknown, query: Request['query'], run: RunConfig, images: readonly string[]): Promise<RunRequest> {
-  const image = parseImage(query.image, images);
+async function parseArchiveRun(body: unknown, query: Request['query'], run: RunConfig, pools: readonly PoolConfig[]): Promise<RunRequest> {
+  const unknown = Object.keys(query).find((key) => !QUERY_FIELDS.includes(key));
+  if (unknown !== undefined) {
+    throw new InvalidRequestError(`${unknown}: unknown query parameter; expected only ${QUERY_FIELDS.join(', ')}`);
+  }
+  const pool = parsePool(query.image, pools);
   const settings = parseSettings({
     maxSeconds: numberFromQuery(query.maxSeconds, 'maxSeconds'),
     outputLimitBytes: numberFromQuery(query.outputLimitBytes, 'outputLimitBytes'),
     encoding: query.encoding,
-  }, run);
+    returnFiles: booleanFromQuery(query.returnFiles, 'returnFiles'),
+  }, run, pool);
 
   if (!Buffer.isBuffer(body) || body.length === 0) {
     throw new InvalidRequestError('expected a gzip\'d tar archive as the request body, got an empty body');
   }
-  await checkArchive(body, { maxEntries: run.archiveMaxEntries, maxBytes: run.archiveMaxBytes });
-  return { image, archive: body, ...settings };
+  const archive = await checkArchive(body, { maxEntries: run.archiveMaxEntries, maxBytes: run.archiveMaxBytes });
+  return { image: pool.image, archive, ...settings };
 }
 
-function parseImage(value: unknown, images: readonly string[]): string {
+function parsePool(value: unknown, pools: readonly PoolConfig[]): PoolConfig {
+  const images = pools.map((pool) => pool.image);
   if (typeof value !== 'string' || value === '') {
     throw new InvalidRequestError(`image: expected one of ${images.join(', ')}, got ${describe(value)}`);
   }
-  if (!images.includes(value)) throw new UnknownImageError(value, images);
-  return value;
+  const pool = pools.find((candidate) => candidate.image === value);
+  if (!pool) throw new UnknownImageError(value, images);
+  return pool;
 }
 
 function parseFiles(value: unknown): Record<string, string> {
@@ -77,8 +85,15 @@ function parseFiles(value: unknown): Record<string, string> {
   return value as Record<string, string>;
 }
 
-function parseSettings(fields: Record<string, unknown>, run: RunConfig): Pick<RunRequest, 'maxSeconds' | 'outputLimitBytes' | 'encoding'> {
-  const { maxSeconds = run.defaultMaxSeconds, outputLimitBytes = run.outputLimitBytes, encoding = 'utf8' } = fields;
+type Settings = Pick<RunRequest, 'maxSeconds' | 'outputLimitBytes' | 'encoding' | 'returnFiles'>;
+
+function parseSettings(fields: Record<string, unknown>, run: RunConfig, pool: PoolConfig): Settings {
+  const {
+    maxSeconds = run.defaultMaxSeconds,
+    outputLimitBytes = pool.outputLimitBytes,
+    encoding = 'utf8',
+    returnFiles = run.returnFiles,
+  } = fields;
 
   if (typeof maxSeconds !== 'number' || !Number.isFinite(maxSeconds) || maxSeconds <= 0 || maxSeconds > run.maxSecondsCeiling) {
     throw new InvalidRequestError(
@@ -94,7 +109,10 @@ function parseSettings(fields: Record<string, unknown>, run: RunConfig): Pick<Ru
   if (encoding !== 'utf8' && encoding !== 'base64') {
     throw new InvalidRequestError(`encoding: expected "utf8" or "base64", got ${describe(encoding)}`);
   }
-  return { maxSeconds, outputLimitBytes, encoding };
+  if (typeof returnFiles !== 'boolean') {
+    throw new InvalidRequestError(`returnFiles: expected true or false, got ${describe(returnFiles)}`);
+  }
+  return { maxSeconds, outputLimitBytes, encoding, returnFiles };
 }
 
 function numberFromQuery(value: unknown, field: string): number | undefined {
@@ -102,6 +120,13 @@ function numberFromQuery(value: unknown, field: string): number | undefined {
   const parsed = typeof value === 'string' && /^\d+(\.\d+)?$/.test(value) ? Number(value) : NaN;
   if (Number.isNaN(parsed)) throw new InvalidRequestError(`${field}: expected a number, got ${describe(value)}`);
   return parsed;
+}
+
+function booleanFromQuery(value: unknown, field: string): boolean | undefined {
+  if (value === undefined) return undefined;
+  if (value === 'true') return true;
+  if (value === 'false') return false;
+  throw new InvalidRequestError(`${field}: expected true or false, got ${describe(value)}`);
 }
 
 function describe(value: unknown): string {

@@ -1,17 +1,17 @@
 import { Router } from 'express';
-import type { RunConfig } from '../config/config';
+import type { PoolConfig, RunConfig } from '../config/config';
 import { ShuttingDownError } from '../errors';
 import type { Runner } from '../runner/runner';
 import { parseRunRequest } from './parse-run-request';
 import type { InFlight } from './in-flight';
 
 /** POST /run: a run as JSON or as a gzip'd tar pipe; answers the run's result as JSON. */
-export function runRoute(runner: Runner, run: RunConfig, images: readonly string[], inFlight: InFlight): Router {
+export function runRoute(runner: Runner, run: RunConfig, pools: readonly PoolConfig[], inFlight: InFlight): Router {
   const router = Router();
 
   router.post('/run', async (req, res) => {
     if (inFlight.closed) throw new ShuttingDownError();
-    const request = await parseRunRequest(req, run, images);
+    const request = await parseRunRequest(req, run, pools);
     res.locals.image = request.image;
 
     // A caller that hangs up ends its run at once and frees its container.

@@ -1,4 +1,5 @@
 import winston from 'winston';
+import { ConfigError } from '../errors';
 
 export type Logger = winston.Logger;
 
@@ -17,7 +18,15 @@ export interface LoggerOptions {
  * JSON lines for machines, readable lines for a person at a terminal. Context travels as fields
  * (replica, pool, image, container), never inside the message text, so logs can be filtered.
  */
+/** The levels warmpool logs at, most severe first. */
+export const LOG_LEVELS = ['error', 'warn', 'info', 'debug'] as const;
+
 export function createLogger(options: LoggerOptions = {}): Logger {
+  const level = options.level ?? process.env.LOG_LEVEL ?? 'info';
+  if (!(LOG_LEVELS as readonly string[]).includes(level)) {
+    // An unknown level would silence every line, errors included.
+    throw new ConfigError(`LOG_LEVEL: expected one of ${LOG_LEVELS.join(', ')}, got "${level}"`);
+  }
   const readable = options.readable ?? process.stdout.isTTY === true;
   const format = readable
     ? winston.format.combine(
@@ -34,7 +43,7 @@ export function createLogger(options: LoggerOptions = {}): Logger {
     : winston.format.combine(winston.format.timestamp(), winston.format.json());
 
   return winston.createLogger({
-    level: options.level ?? process.env.LOG_LEVEL ?? 'info',
+    level,
     defaultMeta: options.fields,
     format,
     silent: options.silent,

@@ -8,10 +8,11 @@ export const READY_MARKER = 'warmpool-ready';
 
 /**
  * The entrypoint warmpool gives every pooled container, so any image with /bin/sh works
- * unchanged. It announces itself and then waits in `wait`, which uses no CPU, until the container
- * is removed. Runs arrive through `docker exec`, never through this process.
+ * unchanged. It announces itself and then stops itself, which needs no other program and uses
+ * no CPU, until the container is removed. Should anything continue it, it waits in a sleep loop.
+ * Runs arrive through `docker exec`, never through this process.
  */
-const KEEPER_SCRIPT = `echo ${READY_MARKER}; trap 'exit 0' TERM INT; while :; do sleep 86400 & wait $!; done`;
+const KEEPER_SCRIPT = `echo ${READY_MARKER}; kill -STOP $$; trap 'exit 0' TERM INT; while :; do sleep 86400 & wait $!; done`;
 
 /** Docker's create options for one pooled container of `image`, locked down to `limits`. */
 export function containerSpec(image: string, replicaId: string, limits: ContainerLimits): Docker.ContainerCreateOptions {

@@ -20,6 +20,8 @@ export interface PoolStatus {
   size: number;
   ready: number;
   starting: number;
+  /** Containers being created for runs that found none ready. */
+  creatingOnDemand: number;
   leased: number;
   removing: number;
   /** Checkouts served by a ready container. */
@@ -54,6 +56,10 @@ export interface PoolOptions {
   backoff?: Backoff;
 }
 
+/** Tries at removing a used container before leaving it to the next sweep, and the first pause between them. */
+const REMOVE_ATTEMPTS = 4;
+const REMOVE_RETRY_MS = 1000;
+
 /** Priority of a creation a caller is waiting for, over refills nobody waits for yet. */
 const ON_DEMAND_PRIORITY = 1;
 
@@ -63,11 +69,18 @@ export class Pool {
   private readonly states = new Map<string, ContainerState>();
   /** Ready containers, oldest first. */
   private readonly readyQueue: string[] = [];
+  private readonly removals = new Set<Promise<void>>();
   private starting = 0;
+  /** Containers being created for a caller who waits: not pooled, so apart from `starting`. */
+  private creatingOnDemand = 0;
+  /** Whether "pool filled" was said since the last start or outage; said once, then kept to debug. */
+  private announcedFull = false;
   private counts = { hits: 0, misses: 0, created: 0, failed: 0 };
   private lastError: string | undefined;
   private retryTimer: NodeJS.Timeout | undefined;
   private closed = false;
+  /** While the engine is away nothing is created: every try would fail and grow the backoff. */
+  private suspended = false;
   private readonly backoff: Backoff;
   private readonly log: Logger;
 
@@ -79,7 +92,7 @@ export class Pool {
 
   /** Starts creating containers until ready plus starting reach the policy's target. */
   fill(): void {
-    if (this.closed || this.retryTimer) return;
+    if (this.closed || this.suspended || this.retryTimer) return;
 
     const missing = this.target() - this.readyQueue.length - this.starting;
     for (let i = 0; i < missing; i += 1) {
@@ -131,12 +144,37 @@ export class Pool {
   release(id: string): void {
     if (this.states.get(id) === 'removing') return;
     this.states.set(id, 'removing');
+    const removal = this.remove(id, 1);
+    this.removals.add(removal);
+    void removal.finally(() => this.removals.delete(removal));
+  }
 
-    this.options.factory.remove(id)
-      .catch((error: Error) => this.log.warn('could not remove a used container', {
-        container: shortId(id), error: error.message,
-      }))
-      .finally(() => this.states.delete(id));
+  /** Resolves once every removal under way has ended; shutdown waits for this before its sweep. */
+  async removalsSettled(): Promise<void> {
+    while (this.removals.size > 0) await Promise.allSettled([...this.removals]);
+  }
+
+  /**
+   * Removes a container, trying again a few times when the engine answers no: a container left
+   * behind would count against the host until the next sweep. While the engine is away there is
+   * nothing to retry; the sweep when it is back removes what is left.
+   */
+  private async remove(id: string, attempt: number): Promise<void> {
+    try {
+      await this.options.factory.remove(id);
+      this.states.delete(id);
+    } catch (error) {
+      const lastTry = attempt >= REMOVE_ATTEMPTS || (error as WarmpoolError).status === 503 || this.closed;
+      this.log.warn(lastTry ? 'could not remove a container; the next sweep will' : 'could not remove a container; will retry', {
+        container: shortId(id), attempt, error: (error as Error).message,
+      });
+      if (lastTry) {
+        this.states.delete(id);
+        return;
+      }
+      await new Promise<void>((resolve) => setTimeout(resolve, REMOVE_RETRY_MS * 2 ** (attempt - 1)).unref());
+      await this.remove(id, attempt + 1);
+    }
   }
 
   status(): PoolStatus {
@@ -145,11 +183,55 @@ export class Pool {
       size: this.target(),
       ready: this.readyQueue.length,
       starting: this.starting,
+      creatingOnDemand: this.creatingOnDemand,
       leased: this.count('leased'),
       removing: this.count('removing'),
       ...this.counts,
       ...(this.lastError !== undefined && { lastError: this.lastError }),
     };
+  }
+
+  /**
+   * A ready container died or was removed behind the pool's back (an operator's `docker rm -f`, a
+   * kill, an OOM): it leaves the pool, is removed if anything is left of it, and is replaced.
+   */
+  containerGone(id: string): boolean {
+    if (this.states.get(id) !== 'ready') return false;
+    this.readyQueue.splice(this.readyQueue.indexOf(id), 1);
+    this.log.warn('a ready container died; replacing it', { container: shortId(id) });
+    this.release(id);
+    this.fill();
+    return true;
+  }
+
+  /** Whether this pool knows the container, in any state. */
+  holds(id: string): boolean {
+    return this.states.has(id);
+  }
+
+  /** Ids of the containers leased to runs under way. */
+  leasedIds(): string[] {
+    return [...this.states].filter(([, state]) => state === 'leased').map(([id]) => id);
+  }
+
+  /**
+   * The engine went away, taking the paused containers with it: forget them (the sweep when it
+   * is back removes what is left) and create nothing until it answers again.
+   */
+  engineLost(): void {
+    this.suspended = true;
+    this.announcedFull = false;
+    clearTimeout(this.retryTimer);
+    this.retryTimer = undefined;
+    for (const id of this.readyQueue.splice(0)) this.states.delete(id);
+  }
+
+  /** The engine answers again: start afresh, without the backoff its absence caused. */
+  engineBack(): void {
+    this.suspended = false;
+    this.backoff.succeed();
+    this.lastError = undefined;
+    this.fill();
   }
 
   /** Stops refilling; containers already made are left for the replica-wide sweep to remove. */
@@ -187,14 +269,17 @@ export class Pool {
       const id = await this.options.factory.create(this.image, this.options.limits, 'paused');
       this.counts.created += 1;
       this.succeeded();
-      if (this.closed) {
+      if (this.closed || this.suspended) {
         this.release(id);
         return;
       }
       this.states.set(id, 'ready');
       this.readyQueue.push(id);
       this.log.debug('container ready', { container: shortId(id), ready: this.readyQueue.length });
-      if (this.readyQueue.length === this.target()) this.log.info('pool filled', { ready: this.readyQueue.length });
+      if (this.readyQueue.length === this.target() && !this.announcedFull) {
+        this.announcedFull = true;
+        this.log.info('pool filled', { ready: this.readyQueue.length });
+      }
     } catch (error) {
       this.failed(error as Error);
     } finally {
@@ -203,6 +288,7 @@ export class Pool {
   }
 
   private async createOnDemand(signal?: AbortSignal): Promise<string> {
+    this.creatingOnDemand += 1;
     try {
       const id = await this.options.creations.add(() => {
         // A caller that left while this waited in the queue needs no container.
@@ -218,6 +304,8 @@ export class Pool {
       this.lastError = (error as Error).message;
       if (error instanceof WarmpoolError && error.status !== 500) throw error;
       throw new RunFailedError(`could not create a container of ${this.image}: ${(error as Error).message}`, { cause: error });
+    } finally {
+      this.creatingOnDemand -= 1;
     }
   }
 

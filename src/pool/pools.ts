@@ -62,11 +62,34 @@ export class Pools {
     return [...this.byImage.values()].map((pool) => pool.status());
   }
 
+  /** A container of this replica died or was removed: its pool replaces it if it was ready. */
+  containerGone(id: string): void {
+    for (const pool of this.byImage.values()) {
+      if (pool.containerGone(id)) return;
+    }
+  }
+
+  /** The engine is away: pools forget their ready containers and create nothing. */
+  engineLost(): void {
+    for (const pool of this.byImage.values()) pool.engineLost();
+  }
+
+  /**
+   * The engine is back: remove whatever this replica left while it was away, except containers
+   * still leased to a run (their runs remove them), then fill every pool again.
+   */
+  async engineBack(): Promise<void> {
+    const leased = new Set([...this.byImage.values()].flatMap((pool) => pool.leasedIds()));
+    await this.sweep((id) => !leased.has(id));
+    for (const pool of this.byImage.values()) pool.engineBack();
+  }
+
   /** Stops refilling, waits for creations under way, and removes every container of this replica. */
   async close(): Promise<void> {
     for (const pool of this.byImage.values()) pool.close();
     // Refills still queued see the closed pool and skip; creations under way finish and are swept.
     await this.creations.onIdle();
+    await Promise.all([...this.byImage.values()].map((pool) => pool.removalsSettled()));
     await this.sweep();
   }
 
@@ -74,9 +97,10 @@ export class Pools {
    * Removes every container labelled with this replica's id, whatever its state, and never
    * another replica's: the label filter is the engine's, so nothing else is even listed.
    */
-  async sweep(): Promise<number> {
+  async sweep(include: (id: string) => boolean = () => true): Promise<number> {
     const { replicaId, engine, log } = this.options;
-    const leftovers = await engine.listContainers({ [LABELS.replica]: replicaId });
+    const listed = await engine.listContainers({ [LABELS.replica]: replicaId });
+    const leftovers = listed.filter((container) => include(container.id));
 
     await Promise.all(leftovers.map(async (container) => {
       try {

@@ -1,10 +1,7 @@
 import { Readable } from 'node:stream';
-import { promisify } from 'node:util';
 import zlib from 'node:zlib';
 import tar from 'tar-stream';
 import { InvalidRequestError } from '../errors';
-
-const gzip = promisify(zlib.gzip);
 
 export interface ArchiveLimits {
   maxEntries: number;
@@ -16,9 +13,10 @@ export interface ArchiveLimits {
 const ALLOWED_ROOTS = ['tmp', 'sandbox'];
 
 /**
- * Packs a JSON run into the tgz a container unpacks at /: `main` becomes tmp/main.sh
+ * Packs a JSON run into the tar a container unpacks at /: `main` becomes tmp/main.sh
  * (executable) and each file lands under sandbox/. Paths are checked first, so a bad one costs
- * no container.
+ * no container. The tar is not compressed: it only crosses a local socket, and the container then
+ * needs a tar that reads plain archives, nothing more.
  */
 export async function packRun(main: string, files: Record<string, string>, limits: ArchiveLimits): Promise<Buffer> {
   const entries: Array<{ name: string; content: Buffer; mode: number }> = [
@@ -27,7 +25,7 @@ export async function packRun(main: string, files: Record<string, string>, limit
   for (const [path, content] of Object.entries(files)) {
     entries.push({ name: `sandbox/${checkRelativePath(path, `files["${path}"]`)}`, content: Buffer.from(content, 'utf8'), mode: 0o644 });
   }
-  rejectFileUnderFile(Object.keys(files));
+  rejectFileUnderFile(Object.keys(files), (path) => `files["${path}"]`);
 
   const total = entries.reduce((sum, entry) => sum + entry.content.length, 0);
   if (entries.length > limits.maxEntries) {
@@ -43,19 +41,21 @@ export async function packRun(main: string, files: Record<string, string>, limit
     pack.entry({ name: entry.name, mode: entry.mode, mtime, type: 'file' }, entry.content);
   }
   pack.finalize();
-  return gzip(await collect(pack));
+  return collect(pack);
 }
 
 /**
  * Reads a caller's tgz as a stream, without extracting it anywhere, and rejects anything that
  * could write outside tmp/ and sandbox/ or smuggle in links or devices. The error names the
- * offending entry. The host never unpacks a caller's archive; the container does.
+ * offending entry. Returns the archive unzipped, as the container takes it: the host never
+ * unpacks a caller's archive; the container does.
  */
-export async function checkArchive(archive: Buffer, limits: ArchiveLimits): Promise<void> {
+export async function checkArchive(archive: Buffer, limits: ArchiveLimits): Promise<Buffer> {
   const extract = tar.extract();
   let entries = 0;
   let bytes = 0;
   let hasMain = false;
+  const files: string[] = [];
 
   const checked = new Promise<void>((resolve, reject) => {
     extract.on('entry', (header, stream, next) => {
@@ -68,6 +68,7 @@ export async function checkArchive(archive: Buffer, limits: ArchiveLimits): Prom
 
       entries += 1;
       bytes += header.size ?? 0;
+      if (header.type === 'file') files.push(normalize(header.name));
       if (normalize(header.name) === 'tmp/main.sh' && header.type === 'file') hasMain = true;
       if (entries > limits.maxEntries) {
         reject(new InvalidRequestError(`archive: expected at most ${limits.maxEntries} entries, got more`));
@@ -90,11 +91,13 @@ export async function checkArchive(archive: Buffer, limits: ArchiveLimits): Prom
   // Tar adds a 512-byte header per entry and pads; anything far past that is a decompression bomb.
   const maxUnpackedBytes = limits.maxBytes + (limits.maxEntries + 1) * 1024 + 64 * 1024;
   let unpackedBytes = 0;
+  const unzippedChunks: Buffer[] = [];
   const gunzip = zlib.createGunzip();
   const unzipped = new Promise<void>((resolve, reject) => {
     gunzip.on('error', (error) => reject(new InvalidRequestError(`archive: not valid gzip data: ${error.message}`)));
     gunzip.on('data', (chunk: Buffer) => {
       unpackedBytes += chunk.length;
+      unzippedChunks.push(chunk);
       if (unpackedBytes <= maxUnpackedBytes) return;
       reject(new InvalidRequestError(`archive: expected at most ${maxUnpackedBytes} bytes once unzipped, got more`));
       gunzip.destroy();
@@ -106,6 +109,8 @@ export async function checkArchive(archive: Buffer, limits: ArchiveLimits): Prom
 
   await Promise.all([checked, unzipped]);
   if (!hasMain) throw new InvalidRequestError('archive: expected an entry tmp/main.sh, the program to run');
+  rejectFileUnderFile(files, (path) => `archive entry "${path}"`);
+  return Buffer.concat(unzippedChunks);
 }
 
 function entryProblem(header: tar.Header): string | undefined {
@@ -133,14 +138,14 @@ function normalize(name: string): string {
 }
 
 /** A path cannot be a file and a folder at once: "a" and "a/b" together could never unpack. */
-function rejectFileUnderFile(paths: string[]): void {
+function rejectFileUnderFile(paths: string[], field: (path: string) => string): void {
   const files = new Set(paths);
   for (const path of paths) {
     const segments = path.split('/');
     for (let depth = 1; depth < segments.length; depth += 1) {
       const folder = segments.slice(0, depth).join('/');
       if (files.has(folder)) {
-        throw new InvalidRequestError(`files["${path}"]: expected "${folder}" to be a folder, but it is also given as a file`);
+        throw new InvalidRequestError(`${field(path)}: expected "${folder}" to be a folder, but it is also given as a file`);
       }
     }
   }

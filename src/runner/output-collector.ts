@@ -15,23 +15,44 @@ export interface OutputLimits {
   floodAllowanceBytes: number;
 }
 
+export interface OutputEvents {
+  /** Called once, as soon as a stream passes its limit by more than the flood allowance. */
+  onFlood?: () => void;
+  /**
+   * Where stdout stops being the program's: everything on stdout after these bytes goes to
+   * `onReport` instead, uncounted and uncapped here.
+   */
+  reportMarker?: Buffer;
+  onReport?: (payload: Buffer) => void;
+}
+
 /**
  * Keeps a run's stdout and stderr apart, at most the limit of each, while reading, so the daemon's
  * memory follows the limit and never what a program writes.
  */
 export class OutputCollector {
   private readonly streams = [new CappedBuffer(), new CappedBuffer()];
-  private readonly frames = new FrameSplitter((stream, payload) => this.append(stream, payload));
+  private readonly frames = new FrameSplitter((stream, payload) => this.route(stream, payload));
   private flooded = false;
+  /** stdout bytes held back because they may be the start of the report marker. */
+  private heldBack = Buffer.alloc(0);
+  private inReport = false;
 
-  constructor(
-    private readonly limits: OutputLimits,
-    /** Called once, as soon as a stream passes its limit by more than the flood allowance. */
-    private readonly onFlood: () => void = () => {},
-  ) {}
+  constructor(private readonly limits: OutputLimits, private readonly events: OutputEvents = {}) {}
 
   push(chunk: Buffer): void {
     this.frames.push(chunk);
+  }
+
+  /** The stream has ended: stdout bytes held back were the program's after all. */
+  end(): void {
+    if (this.heldBack.length > 0) this.append(1, this.heldBack);
+    this.heldBack = Buffer.alloc(0);
+  }
+
+  /** Whether the report marker has been seen, i.e. main.sh ended on its own. */
+  get reportStarted(): boolean {
+    return this.inReport;
   }
 
   get stdout(): CollectedStream {
@@ -47,6 +68,34 @@ export class OutputCollector {
     return this.flooded;
   }
 
+  private route(stream: number, data: Buffer): void {
+    const marker = this.events.reportMarker;
+    if (stream === STDERR || !marker) {
+      this.append(stream, data);
+      return;
+    }
+    if (this.inReport) {
+      this.events.onReport?.(data);
+      return;
+    }
+
+    const seen = this.heldBack.length > 0 ? Buffer.concat([this.heldBack, data]) : data;
+    const at = seen.indexOf(marker);
+    if (at !== -1) {
+      this.heldBack = Buffer.alloc(0);
+      if (at > 0) this.append(stream, seen.subarray(0, at));
+      this.inReport = true;
+      const rest = seen.subarray(at + marker.length);
+      if (rest.length > 0) this.events.onReport?.(rest);
+      return;
+    }
+
+    // Hold back a tail that could be the marker's beginning, cut by a chunk boundary.
+    const hold = Math.min(seen.length, marker.length - 1);
+    if (seen.length > hold) this.append(stream, seen.subarray(0, seen.length - hold));
+    this.heldBack = Buffer.from(seen.subarray(seen.length - hold));
+  }
+
   private append(stream: number, data: Buffer): void {
     // Stream 0 would be stdin, which an exec never echoes; anything unexpected counts as stdout.
     const target = this.streams[stream === STDERR ? 1 : 0];
@@ -54,7 +103,7 @@ export class OutputCollector {
 
     if (!this.flooded && target.totalBytes > this.limits.limitBytes + this.limits.floodAllowanceBytes) {
       this.flooded = true;
-      this.onFlood();
+      this.events.onFlood?.();
     }
   }
 }

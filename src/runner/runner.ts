@@ -1,22 +1,32 @@
+import { randomBytes } from 'node:crypto';
 import { performance } from 'node:perf_hooks';
 import type { Duplex } from 'node:stream';
 import type { DockerEngine } from '../engine/docker-engine';
-import { RunFailedError, WarmpoolError } from '../errors';
+import { EngineUnavailableError, RunFailedError, WarmpoolError } from '../errors';
 import { type Logger, shortId } from '../log/logger';
 import type { Lease, Pool } from '../pool/pool';
 import type { Pools } from '../pool/pools';
+import { AfterRunReport, type Report } from './after-run-report';
 import { Deadline } from './deadline';
 import { signalOf } from './exit-status';
 import { type CollectedStream, OutputCollector } from './output-collector';
+import type { RunQueue } from './run-queue';
 import { RUN_SCRIPT, UNPACK_FAILED_MARKER, UNPACK_FAILED_STATUS } from './run-script';
-import type { RunOutcome, RunRequest, RunResult, StreamResult } from './run-types';
+import type { RunOutcome, RunRequest, RunResult, RunTimings, StreamResult } from './run-types';
+import { compareSandbox, type FilesOutLimits, sandboxFingerprints } from './sandbox-files';
 
 export interface RunnerOptions {
   pools: Pools;
-  engine: Pick<DockerEngine, 'startExec' | 'inspectExec' | 'killContainer'>;
+  engine: Pick<DockerEngine, 'startExec' | 'inspectExec' | 'killContainer' | 'inspectContainer'>;
+  /** Bounds the runs under way; every run waits here for a slot. */
+  queue: RunQueue;
+  /** Whether the engine answers right now; runs are refused at once while it does not. */
+  engineAvailable: () => boolean;
   log: Logger;
   /** Bytes past the output limit tolerated before a program counts as flooding. */
   floodAllowanceBytes: number;
+  /** Caps on the files brought back after a run. */
+  filesOut: FilesOutLimits;
   /** How long to wait for the output still in flight after a container is killed, in ms. */
   drainAfterKillMs?: number;
   /** Pause between readings of an exec's status while the engine still reports it running, in ms. */
@@ -28,11 +38,30 @@ export class RunAbandonedError extends WarmpoolError {
   override readonly status = 499;
 }
 
+/** The run's container stopped under it, from outside: nothing the program did. Worth a retry. */
+export class ContainerLostError extends WarmpoolError {
+  override readonly status = 503;
+}
+
+/**
+ * The container's tar refused the run's files (too large for the work area, or an image whose tar
+ * cannot read them). Nothing of the program ran.
+ */
+export class UnpackFailedError extends WarmpoolError {
+  override readonly status = 422;
+}
+
+/** The status a shell gives a child killed by SIGKILL, as the OOM killer does. */
+const SIGKILL_STATUS = 137;
+
 interface Execution {
   stdout: CollectedStream;
   stderr: CollectedStream;
   exitCode: number | null;
   stoppedFor?: 'timed_out' | 'output_limit';
+  report?: Report;
+  /** When main.sh ended and the report began, if it did. */
+  mainEndedAt?: number;
 }
 
 /**
@@ -47,32 +76,64 @@ export class Runner {
     this.log = options.log;
   }
 
+  /**
+   * Runs one request. Its deadline starts now: time waiting for a slot and for a container counts
+   * against it, and a run whose deadline passes before it started answers timed_out, empty.
+   */
   async run(request: RunRequest, callerSignal?: AbortSignal): Promise<RunResult> {
     const startedAt = performance.now();
     const pool = this.options.pools.get(request.image);
+    if (!this.options.engineAvailable()) {
+      throw new EngineUnavailableError('the Docker Engine is not answering; runs resume as soon as it is back');
+    }
     const deadline = new Deadline(request.maxSeconds * 1000, callerSignal);
 
+    let started = false;
     try {
-      const lease = await this.checkout(pool, deadline);
-      const checkedOutAt = performance.now();
-      if (!lease) {
-        if (deadline.abandoned) throw new RunAbandonedError('the caller left before a container was ready');
-        return this.result(request, emptyExecution('timed_out'), false, {
-          checkoutMs: checkedOutAt - startedAt, executeMs: 0, totalMs: checkedOutAt - startedAt,
-        });
-      }
-
-      try {
-        const execution = await this.execute(pool, lease, request, deadline);
-        const endedAt = performance.now();
-        return this.result(request, execution, lease.warm, {
-          checkoutMs: checkedOutAt - startedAt, executeMs: endedAt - checkedOutAt, totalMs: endedAt - startedAt,
-        });
-      } finally {
-        pool.release(lease.containerId);
-      }
+      return await this.options.queue.schedule(request.image, deadline.signal, () => {
+        started = true;
+        return this.runInSlot(pool, request, deadline, startedAt);
+      });
+    } catch (error) {
+      if (started || !deadline.signal.aborted) throw error;
+      if (deadline.abandoned) throw new RunAbandonedError('the caller left while the run waited for a slot');
+      const waited = performance.now() - startedAt;
+      return this.result(request, emptyExecution('timed_out'), false, {
+        queuedMs: waited, checkoutMs: 0, executeMs: 0, collectMs: 0, totalMs: waited,
+      });
     } finally {
       deadline.dispose();
+    }
+  }
+
+  private async runInSlot(pool: Pool, request: RunRequest, deadline: Deadline, startedAt: number): Promise<RunResult> {
+    const slotAt = performance.now();
+    // Fingerprinting the files sent is host work; it overlaps the checkout.
+    const sent = request.returnFiles ? this.fingerprints(request) : undefined;
+
+    const lease = await this.checkout(pool, deadline);
+    const checkedOutAt = performance.now();
+    if (!lease) {
+      if (deadline.abandoned) throw new RunAbandonedError('the caller left before a container was ready');
+      return this.result(request, emptyExecution('timed_out'), false, {
+        queuedMs: slotAt - startedAt, checkoutMs: checkedOutAt - slotAt, executeMs: 0, collectMs: 0,
+        totalMs: checkedOutAt - startedAt,
+      });
+    }
+
+    try {
+      const execution = await this.execute(pool, lease, request, deadline, await sent);
+      const endedAt = performance.now();
+      const mainEndedAt = execution.mainEndedAt ?? endedAt;
+      return this.result(request, execution, lease.warm, {
+        queuedMs: slotAt - startedAt,
+        checkoutMs: checkedOutAt - slotAt,
+        executeMs: mainEndedAt - checkedOutAt,
+        collectMs: endedAt - mainEndedAt,
+        totalMs: endedAt - startedAt,
+      });
+    } finally {
+      pool.release(lease.containerId);
     }
   }
 
@@ -89,11 +150,14 @@ export class Runner {
     return lease;
   }
 
-  private async execute(pool: Pool, lease: Lease, request: RunRequest, deadline: Deadline): Promise<Execution> {
+  private async execute(
+    pool: Pool, lease: Lease, request: RunRequest, deadline: Deadline, sent: Map<string, string> | undefined,
+  ): Promise<Execution> {
     const { engine } = this.options;
     const id = lease.containerId;
     const { sandboxUid, sandboxGid } = pool.limits;
 
+    // 1. Start the one exec, and read its output as it comes.
     const exec = await engine.startExec(id, {
       cmd: ['/bin/sh', '-c', RUN_SCRIPT],
       user: `${sandboxUid}:${sandboxGid}`,
@@ -104,19 +168,32 @@ export class Runner {
     const stop = async (reason: NonNullable<Execution['stoppedFor']>) => {
       if (stoppedFor) return;
       stoppedFor = reason;
-      this.log.debug('stopping a run', { container: shortId(id), reason });
+      this.log.debug('stopping a run', { container: shortId(id), reason: deadline.abandoned ? 'the caller left' : reason });
       await engine.killContainer(id);
     };
 
+    const marker = `warmpool-report-${randomBytes(16).toString('hex')}`;
+    const report = new AfterRunReport(sent && compareSandbox(sent, this.options.filesOut));
+    let mainEndedAt: number | undefined;
     const output = new OutputCollector(
       { limitBytes: request.outputLimitBytes, floodAllowanceBytes: this.options.floodAllowanceBytes },
-      () => void stop('output_limit').catch((error: Error) => this.warnStopFailed(id, error)),
+      {
+        onFlood: () => void stop('output_limit').catch((error: Error) => this.warnStopFailed(id, error)),
+        reportMarker: Buffer.from(marker),
+        onReport: (payload) => {
+          mainEndedAt ??= performance.now();
+          report.push(payload);
+        },
+      },
     );
     const ended = streamEnded(exec.stream);
     exec.stream.on('data', (chunk: Buffer) => output.push(chunk));
-    // Half-close: the program sees end-of-file on stdin and its output keeps flowing back.
-    exec.stream.end(request.archive);
 
+    // 2. Send the marker line and the files. Half-close: main.sh sees end-of-file on stdin, and
+    //    the output keeps flowing back.
+    exec.stream.end(Buffer.concat([Buffer.from(`${marker} ${sent ? 'files' : 'none'}\n`), request.archive]));
+
+    // 3. Wait for the end, or stop the run at the deadline.
     await Promise.race([ended, deadline.reached()]);
     if (deadline.signal.aborted && !stoppedFor && !(await settledWithin(ended, 0))) {
       await stop('timed_out');
@@ -128,24 +205,42 @@ export class Runner {
     if (deadline.abandoned) throw new RunAbandonedError('the caller left before the run finished');
 
     const streamError = await ended;
-    if (stoppedFor) return { stdout: output.stdout, stderr: output.stderr, exitCode: null, stoppedFor };
+    output.end();
+    const collected = { stdout: output.stdout, stderr: output.stderr, mainEndedAt };
+    if (stoppedFor) return { ...collected, exitCode: null, stoppedFor };
     if (streamError) this.log.debug('exec stream ended with an error', { container: shortId(id), error: streamError.message });
 
-    const exitCode = await this.exitCodeOf(exec.execId, id, deadline);
+    // 4. The exit status: from the report when main.sh ended on its own, else from the engine,
+    //    unless the container itself was stopped under the run (an engine restart, a docker rm).
+    const parsed = await report.finish(this.log);
+    if (!parsed) await this.throwIfContainerLost(id);
+    const exitCode = parsed?.exitCode ?? await this.exitCodeOf(exec.execId, id, deadline);
     if (exitCode === undefined) {
       await stop('timed_out');
-      return { stdout: output.stdout, stderr: output.stderr, exitCode: null, stoppedFor: 'timed_out' };
+      return { ...collected, exitCode: null, stoppedFor: 'timed_out' };
     }
-    if (exitCode === UNPACK_FAILED_STATUS && output.stderr.bytes.includes(UNPACK_FAILED_MARKER)) {
-      throw new RunFailedError(`could not unpack the run's files in the container: ${output.stderr.bytes.toString('utf8').trim()}`);
+    // Without a report main.sh never ran to its end; 125 then can only come from a failed unpack.
+    if (exitCode === UNPACK_FAILED_STATUS && !parsed) {
+      const said = output.stderr.bytes.toString('utf8').replace(UNPACK_FAILED_MARKER, '').trim();
+      throw new UnpackFailedError(`the run's files could not be unpacked in the container: ${said || 'tar gave no reason'}`);
     }
-    return { stdout: output.stdout, stderr: output.stderr, exitCode };
+    return { ...collected, exitCode, report: parsed };
+  }
+
+  private async throwIfContainerLost(id: string): Promise<void> {
+    const info = await this.options.engine.inspectContainer(id).catch((error: Error) => {
+      if (error instanceof WarmpoolError && error.status === 503) throw error;
+      return undefined;
+    });
+    if (info?.State.Running) return;
+    throw new ContainerLostError(`the run's container ${shortId(id)} stopped before the run finished `
+      + '(the engine restarted or the container was removed); retry the run');
   }
 
   /**
-   * The exec's exit status, read once the engine says it has ended. The stream can end a moment
-   * before the engine records the status; null from an ended exec is a fault, never a 0.
-   * Undefined means the deadline came first.
+   * The exec's exit status, read once the engine says it has ended: used when main.sh did not
+   * get to report, as when a program kills the shell that runs it. null from an ended exec is a
+   * fault, never a 0. Undefined means the deadline came first.
    */
   private async exitCodeOf(execId: string, containerId: string, deadline: Deadline): Promise<number | undefined> {
     const pollMs = this.options.statusPollMs ?? 20;
@@ -162,10 +257,24 @@ export class Runner {
     }
   }
 
-  private result(request: RunRequest, execution: Execution, warm: boolean, timings: RunResult['timings']): RunResult {
-    const outcome: RunOutcome = execution.stoppedFor ?? 'completed';
+  private async fingerprints(request: RunRequest): Promise<Map<string, string>> {
+    try {
+      return await sandboxFingerprints(request.archive);
+    } catch (error) {
+      this.log.warn('could not fingerprint the files of a run; all will count as created', { error: (error as Error).message });
+      return new Map();
+    }
+  }
+
+  private result(request: RunRequest, execution: Execution, warm: boolean, timings: RunTimings): RunResult {
+    const oom = execution.exitCode === SIGKILL_STATUS && (execution.report?.oomKills ?? 0) > 0;
+    const outcome: RunOutcome = execution.stoppedFor ?? (oom ? 'oom' : 'completed');
     const rounded = {
-      checkoutMs: round(timings.checkoutMs), executeMs: round(timings.executeMs), totalMs: round(timings.totalMs),
+      queuedMs: round(timings.queuedMs),
+      checkoutMs: round(timings.checkoutMs),
+      executeMs: round(timings.executeMs),
+      collectMs: round(timings.collectMs),
+      totalMs: round(timings.totalMs),
     };
     return {
       stdout: encode(execution.stdout, request.encoding),
@@ -174,6 +283,7 @@ export class Runner {
       signal: signalOf(execution.exitCode),
       outcome,
       warm,
+      files: request.returnFiles ? execution.report?.files ?? null : null,
       durationMs: rounded.totalMs,
       timings: rounded,
     };

@@ -1,24 +1,11 @@
 import Docker from 'dockerode';
-import { gzipSync } from 'node:zlib';
-import tar from 'tar-stream';
-import { BUSYBOX, poolLevels, postRun, removeReplicaContainers, replicaContainers, type RunningDaemon,
+import { BUSYBOX, eventually, poolLevels, postRun, removeReplicaContainers, replicaContainers, type RunningDaemon,
   startDaemon, waitForFullPool } from '../support/daemon-harness';
 import { EngineProxy } from '../support/engine-proxy';
+import { postArchive, tgz } from '../support/tgz';
 
-async function tgz(entries: Array<{ name: string; content: string; mode?: number }>): Promise<Buffer> {
-  const pack = tar.pack();
-  for (const entry of entries) pack.entry({ name: entry.name, mode: entry.mode ?? 0o644 }, entry.content);
-  pack.finalize();
-  const chunks: Buffer[] = [];
-  for await (const chunk of pack) chunks.push(chunk as Buffer);
-  return gzipSync(Buffer.concat(chunks));
-}
-
-async function postArchive(url: string, query: string, body: Buffer): Promise<{ status: number; body: any }> {
-  const response = await fetch(`${url}/run?${query}`, {
-    method: 'POST', headers: { 'content-type': 'application/gzip' }, body,
-  });
-  return { status: response.status, body: await response.json() };
+async function enginePath(url: string): Promise<string> {
+  return ((await (await fetch(`${url}/pools`)).json()) as { engine: string }).engine;
 }
 
 describe('the HTTP API against the real engine', () => {
@@ -41,7 +28,7 @@ describe('the HTTP API against the real engine', () => {
       { name: 'sandbox/run.sh', content: '#!/bin/sh\necho executable\n', mode: 0o755 },
     ]);
 
-    const { status, body } = await postArchive(replica.url, `image=${encodeURIComponent(BUSYBOX)}&maxSeconds=5`, archive);
+    const { status, body } = await postArchive(replica.url, { image: BUSYBOX, maxSeconds: '5' }, archive);
 
     expect(status).toBe(200);
     expect(body).toMatchObject({
@@ -71,32 +58,37 @@ describe('the HTTP API against the real engine', () => {
       expect({ status: response.status, error: body.error }).toEqual({ status: request.status, error: expect.stringMatching(request.message) });
     }
 
-    const archive = await postArchive(replica.url, `image=${encodeURIComponent(BUSYBOX)}`, Buffer.from('not gzip'));
+    const archive = await postArchive(replica.url, { image: BUSYBOX }, Buffer.from('not gzip'));
     expect(archive.status).toBe(400);
 
     const after = await poolLevels(replica.url, BUSYBOX);
     expect(after).toMatchObject({ hits: before.hits, misses: before.misses, created: before.created, ready: 1 });
   });
 
-  it('answers 503 saying the engine does not answer, and keeps serving once it does', async () => {
+  it('answers 503 at once while the engine is away, and serves again once it is back', async () => {
     const proxy = new EngineProxy();
     await proxy.open();
     const cut = await startDaemon('engine-gone', { pools: [{ image: BUSYBOX, size: 1 }] }, new Docker({ socketPath: proxy.socketPath }));
     try {
       await waitForFullPool(cut.url, BUSYBOX);
       await proxy.cut();
+      await eventually(async () => (await enginePath(cut.url)) === 'down', 10_000, 'engine seen down');
 
+      const startedAt = Date.now();
       const response = await fetch(`${cut.url}/run`, {
         method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ image: BUSYBOX, main: 'echo hi' }),
       });
+      expect(Date.now() - startedAt).toBeLessThan(1000);
       expect(response.status).toBe(503);
       expect(response.headers.get('retry-after')).toBe('1');
-      expect(((await response.json()) as { error: string }).error).toMatch(/Docker Engine does not answer/);
+      expect(((await response.json()) as { error: string }).error).toMatch(/Docker Engine is not answering/);
       expect((await fetch(`${cut.url}/healthz`)).status).toBe(200);
 
       await proxy.open();
+      await eventually(async () => (await enginePath(cut.url)) === 'up', 20_000, 'engine seen up again');
+      await waitForFullPool(cut.url, BUSYBOX);
       const { status, body } = await postRun(cut.url, { image: BUSYBOX, main: 'echo back' });
-      expect({ status, stdout: body.stdout }).toEqual({ status: 200, stdout: { content: 'back\n', truncated: false } });
+      expect({ status, stdout: body.stdout, warm: body.warm }).toEqual({ status: 200, stdout: { content: 'back\n', truncated: false }, warm: true });
     } finally {
       await proxy.open().catch(() => {});
       await cut.stop();

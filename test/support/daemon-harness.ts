@@ -103,3 +103,23 @@ export async function removeReplicaContainers(replicaId: string): Promise<void> 
   const leftovers = await replicaContainers(replicaId);
   await Promise.all(leftovers.map((container) => docker.getContainer(container.Id).remove({ force: true }).catch(() => {})));
 }
+
+/**
+ * After a hostile run: the replica still answers a plain run warm, its pools are back to size,
+ * and it holds no container beyond its ready ones.
+ */
+export async function expectHealthy(replica: RunningDaemon): Promise<void> {
+  for (const pool of replica.config.pools) await waitForFullPool(replica.url, pool.image);
+
+  const image = replica.config.pools[0].image;
+  const result = await run(replica.url, image, 'echo ok');
+  if (result.stdout.content !== 'ok\n' || !result.warm || result.exitCode !== 0) {
+    throw new Error(`a plain run after a hostile one went wrong: ${JSON.stringify(result)}`);
+  }
+
+  const expected = replica.config.pools.reduce((sum, pool) => sum + pool.size, 0);
+  await eventually(async () => {
+    for (const pool of replica.config.pools) await waitForFullPool(replica.url, pool.image);
+    return (await replicaContainers(replica.config.replicaId)).length === expected;
+  }, 30_000, `exactly ${expected} containers of replica ${replica.config.replicaId}`);
+}

@@ -1,0 +1,111 @@
+import { BUSYBOX, expectHealthy, PYTHON, removeReplicaContainers, run, type RunningDaemon, startDaemon,
+  waitForFullPool } from '../support/daemon-harness';
+
+describe.each([BUSYBOX, PYTHON])('output of hostile programs in %s', (image) => {
+  let replica: RunningDaemon;
+
+  beforeAll(async () => {
+    replica = await startDaemon('output', { pools: [{ image, size: 2 }] });
+    await waitForFullPool(replica.url, image);
+  });
+
+  afterEach(() => expectHealthy(replica));
+
+  afterAll(async () => {
+    await replica.stop();
+    await removeReplicaContainers(replica.config.replicaId);
+  });
+
+  it('cuts a stream at its cap and keeps the exit code of a program that ended on its own', async () => {
+    const result = await run(replica.url, image, 'head -c 3000 /dev/zero | tr "\\0" a; echo tail >&2; exit 7', {
+      outputLimitBytes: 1000,
+    });
+
+    expect(result).toMatchObject({
+      stdout: { content: 'a'.repeat(1000), truncated: true },
+      stderr: { content: 'tail\n', truncated: false },
+      exitCode: 7,
+      outcome: 'completed',
+    });
+  });
+
+  it('stops a program that keeps flooding stdout, at once, with its partial output', async () => {
+    const startedAt = Date.now();
+    const result = await run(replica.url, image, 'echo start; yes', { outputLimitBytes: 100, maxSeconds: 20 });
+
+    expect(result.outcome).toBe('output_limit');
+    expect(result.stdout.content).toBe(`start\n${'y\n'.repeat(47)}`);
+    expect(result.stdout.truncated).toBe(true);
+    expect(Date.now() - startedAt).toBeLessThan(10_000);
+  });
+
+  it('stops a program that floods stderr just the same', async () => {
+    const result = await run(replica.url, image, 'yes err >&2', { outputLimitBytes: 10, maxSeconds: 20 });
+
+    expect(result).toMatchObject({ outcome: 'output_limit', stderr: { content: 'err\nerr\ner', truncated: true } });
+  });
+
+  it('returns output that is not UTF-8 without harming the valid parts, or as raw bytes on request', async () => {
+    const main = 'printf "caf\\303\\251 \\377\\376 end"';
+
+    const text = await run(replica.url, image, main);
+    const raw = await run(replica.url, image, main, { encoding: 'base64' });
+
+    expect(text.stdout.content).toBe('café \uFFFD\uFFFD end');
+    expect(Buffer.from(raw.stdout.content, 'base64')).toEqual(Buffer.from([
+      ...Buffer.from('caf'), 0xc3, 0xa9, 0x20, 0xff, 0xfe, ...Buffer.from(' end'),
+    ]));
+  });
+
+  it('returns long output, a last line without newline and interleaved streams byte for byte', async () => {
+    const result = await run(replica.url, image, 'seq 1 100000; printf "no newline"; echo e1 >&2; echo o1; echo e2 >&2');
+
+    const expected = `${Array.from({ length: 100000 }, (_, i) => i + 1).join('\n')}\nno newlineo1\n`;
+    expect(result.stdout.content).toBe(expected);
+    expect(result.stderr.content).toBe('e1\ne2\n');
+  });
+
+  it('passes bytes that look like the engine\'s own stream framing through unchanged', async () => {
+    const fake = '\\001\\000\\000\\000\\000\\000\\000\\005hello\\002\\000\\000\\000\\377\\377\\377\\377';
+    const result = await run(replica.url, image, `printf "${fake}"; printf "${fake}" >&2`, { encoding: 'base64' });
+
+    const bytes = Buffer.from([1, 0, 0, 0, 0, 0, 0, 5, ...Buffer.from('hello'), 2, 0, 0, 0, 255, 255, 255, 255]);
+    expect(Buffer.from(result.stdout.content, 'base64')).toEqual(bytes);
+    expect(Buffer.from(result.stderr.content, 'base64')).toEqual(bytes);
+  });
+});
+
+describe('daemon memory while a program prints 100 MB', () => {
+  let replica: RunningDaemon;
+
+  beforeAll(async () => {
+    // A flood allowance above 100 MB lets the program finish on its own, so all of it is read.
+    replica = await startDaemon('memory', {
+      pools: [{ image: BUSYBOX, size: 1 }],
+      run: { floodAllowanceBytes: 200 * 1024 * 1024 },
+    });
+    await waitForFullPool(replica.url, BUSYBOX);
+  });
+
+  afterAll(async () => {
+    await replica.stop();
+    await removeReplicaContainers(replica.config.replicaId);
+  });
+
+  it('grows with the cap, not with what the program writes', async () => {
+    await run(replica.url, BUSYBOX, 'head -c 1000000 /dev/zero');
+    global.gc?.();
+    const before = process.memoryUsage().rss;
+    let peak = before;
+    const sampler = setInterval(() => { peak = Math.max(peak, process.memoryUsage().rss); }, 5);
+
+    const result = await run(replica.url, BUSYBOX, 'head -c 100000000 /dev/zero; echo done >&2', { maxSeconds: 60 });
+    clearInterval(sampler);
+
+    expect(result).toMatchObject({ outcome: 'completed', exitCode: 0, stdout: { truncated: true }, stderr: { content: 'done\n' } });
+    expect(Buffer.byteLength(result.stdout.content)).toBe(1024 * 1024);
+    const growthMb = (peak - before) / 1024 / 1024;
+    console.log(`rss before ${(before / 2 ** 20).toFixed(1)} MiB, peak growth ${growthMb.toFixed(1)} MiB while reading 100 MB`);
+    expect(growthMb).toBeLessThan(16);
+  });
+});
