@@ -1,5 +1,5 @@
 import Docker from 'dockerode';
-import type { Server } from 'node:http';
+import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import type { WarmpoolConfig } from './config/config';
 import { DockerEngine } from './engine/docker-engine';
@@ -120,9 +120,12 @@ export class Daemon {
       config: this.config, pools: this.pools, runner: this.runner, inFlight: this.inFlight, log: this.log,
       engineUp: () => this.watcher.available,
     });
-    const server = app.listen(this.config.port, this.config.host);
-    server.headersTimeout = HEADERS_TIMEOUT_MS;
-    server.requestTimeout = REQUEST_TIMEOUT_MS;
+    const server = createServer({
+      headersTimeout: HEADERS_TIMEOUT_MS,
+      requestTimeout: REQUEST_TIMEOUT_MS,
+      // Slow clients are looked for every second, so the time-outs above hold to the second.
+      connectionsCheckingInterval: 1000,
+    }, app);
     server.keepAliveTimeout = 5_000;
     server.maxRequestsPerSocket = MAX_REQUESTS_PER_SOCKET;
     this.server = server;
@@ -130,6 +133,7 @@ export class Daemon {
     await new Promise<void>((resolve, reject) => {
       server.once('listening', resolve);
       server.once('error', reject);
+      server.listen(this.config.port, this.config.host);
     });
     return server.address() as AddressInfo;
   }

@@ -34,7 +34,7 @@ function watchProcess(daemon: Daemon, log: ReturnType<typeof createLogger>): voi
     if (signals > 1) {
       // A second signal means "now": runs under way are dropped, but no container is left behind.
       log.warn('received a second signal; removing this replica\'s containers and exiting now', { signal });
-      daemon.pools.sweep().finally(() => process.exit(1));
+      daemon.pools.closeNow().finally(() => process.exit(1));
       return;
     }
     log.info('received a signal; finishing the runs under way', { signal });
@@ -52,7 +52,7 @@ function watchProcess(daemon: Daemon, log: ReturnType<typeof createLogger>): voi
   });
   process.on('uncaughtException', (error) => {
     log.error('uncaught exception; removing this replica\'s containers and exiting', { error: error.message, stack: error.stack });
-    daemon.pools.sweep().finally(() => process.exit(1));
+    daemon.pools.closeNow().finally(() => process.exit(1));
   });
 }
 

@@ -94,6 +94,21 @@ export class Pools {
   }
 
   /**
+   * For a process about to die: stops refilling, removes every container of this replica now,
+   * and again once creations under way have ended (waiting at most `graceMs` for them).
+   */
+  async closeNow(graceMs = 5000): Promise<void> {
+    for (const pool of this.byImage.values()) pool.close();
+    await this.sweep().catch(() => 0);
+
+    let timer: NodeJS.Timeout | undefined;
+    const grace = new Promise<void>((resolve) => { timer = setTimeout(resolve, graceMs); });
+    await Promise.race([this.creations.onIdle(), grace]);
+    clearTimeout(timer);
+    await this.sweep().catch(() => 0);
+  }
+
+  /**
    * Removes every container labelled with this replica's id, whatever its state, and never
    * another replica's: the label filter is the engine's, so nothing else is even listed.
    */

@@ -27,7 +27,9 @@ export interface DaemonProcess {
 }
 
 /** Starts `node dist/main.js` as its own process, as an operator would, with a config file. */
-export async function spawnDaemon(replicaId: string, config: Record<string, unknown>): Promise<DaemonProcess> {
+export async function spawnDaemon(
+  replicaId: string, config: Record<string, unknown>, env: Record<string, string> = {},
+): Promise<DaemonProcess> {
   const dir = mkdtempSync(join(tmpdir(), 'warmpool-test-'));
   const configPath = join(dir, 'warmpool.json');
   writeFileSync(configPath, JSON.stringify(config));
@@ -35,7 +37,9 @@ export async function spawnDaemon(replicaId: string, config: Record<string, unkn
 
   const child = spawn(process.execPath, ['dist/main.js'], {
     cwd: ROOT,
-    env: { ...process.env, WARMPOOL_CONFIG: configPath, WARMPOOL_REPLICA_ID: replicaId, PORT: String(port), HOST: '127.0.0.1' },
+    env: {
+      ...process.env, WARMPOOL_CONFIG: configPath, WARMPOOL_REPLICA_ID: replicaId, PORT: String(port), HOST: '127.0.0.1', ...env,
+    },
     stdio: ['ignore', 'pipe', 'pipe'],
   });
   let output = '';
