@@ -51,6 +51,29 @@ export class ShuttingDownError extends WarmpoolError {
   }
 }
 
+/** Too many runs wait for a slot: answered before any container is taken. */
+export class QueueFullError extends WarmpoolError {
+  override readonly status = 503;
+}
+
+/** The caller went away before the run finished; nobody reads the result (logged as nginx does). */
+export class RunAbandonedError extends WarmpoolError {
+  override readonly status = 499;
+}
+
+/** The run's container stopped under it, from outside: nothing the program did. Worth a retry. */
+export class ContainerLostError extends WarmpoolError {
+  override readonly status = 503;
+}
+
+/**
+ * The container's tar refused the run's files (too large for the work area, or an image whose tar
+ * cannot read them). Nothing of the program ran.
+ */
+export class UnpackFailedError extends WarmpoolError {
+  override readonly status = 422;
+}
+
 /** A run could not be carried out because of a fault inside warmpool or the engine. */
 export class RunFailedError extends WarmpoolError {}
 

@@ -43,8 +43,9 @@ export class AfterRunReport {
   /** The report, or undefined when main.sh never got to write one. */
   async finish(log: Logger): Promise<Report | undefined> {
     if (!this.started || !this.lineDone) return undefined;
-    const [status, oomKills] = this.line.trim().split(' ').map(Number);
-    if (!Number.isInteger(status)) return undefined;
+    const fields = /^ (\d{1,3}) (\d{1,10})$/.exec(this.line);
+    if (!fields) return undefined;
+    const [status, oomKills] = [Number(fields[1]), Number(fields[2])];
 
     let files: FilesOut | null = null;
     if (this.comparison) {
@@ -55,6 +56,6 @@ export class AfterRunReport {
         log.warn('could not read the files a run left', { error: (error as Error).message });
       }
     }
-    return { exitCode: status, oomKills: Number.isInteger(oomKills) ? oomKills : 0, files };
+    return { exitCode: status, oomKills, files };
   }
 }

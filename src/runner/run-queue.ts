@@ -1,10 +1,5 @@
 import PQueue from 'p-queue';
-import { WarmpoolError } from '../errors';
-
-/** The queue of runs waiting for a slot is full: answered with 503 and Retry-After, before any container is taken. */
-export class QueueFullError extends WarmpoolError {
-  override readonly status = 503;
-}
+import { QueueFullError } from '../errors';
 
 export interface RunQueueOptions {
   /** Runs under way at once on this replica. */

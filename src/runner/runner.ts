@@ -2,7 +2,9 @@ import { randomBytes } from 'node:crypto';
 import { performance } from 'node:perf_hooks';
 import type { Duplex } from 'node:stream';
 import type { DockerEngine } from '../engine/docker-engine';
-import { EngineUnavailableError, RunFailedError, WarmpoolError } from '../errors';
+import {
+  ContainerLostError, EngineUnavailableError, RunAbandonedError, RunFailedError, UnpackFailedError, WarmpoolError,
+} from '../errors';
 import { type Logger, shortId } from '../log/logger';
 import type { Lease, Pool } from '../pool/pool';
 import type { Pools } from '../pool/pools';
@@ -31,24 +33,6 @@ export interface RunnerOptions {
   drainAfterKillMs?: number;
   /** Pause between readings of an exec's status while the engine still reports it running, in ms. */
   statusPollMs?: number;
-}
-
-/** The caller went away before the run finished; nobody reads the result. */
-export class RunAbandonedError extends WarmpoolError {
-  override readonly status = 499;
-}
-
-/** The run's container stopped under it, from outside: nothing the program did. Worth a retry. */
-export class ContainerLostError extends WarmpoolError {
-  override readonly status = 503;
-}
-
-/**
- * The container's tar refused the run's files (too large for the work area, or an image whose tar
- * cannot read them). Nothing of the program ran.
- */
-export class UnpackFailedError extends WarmpoolError {
-  override readonly status = 422;
 }
 
 /** The status a shell gives a child killed by SIGKILL, as the OOM killer does. */

@@ -48,31 +48,37 @@ export async function sandboxFingerprints(archive: Buffer): Promise<Map<string, 
  */
 export function compareSandbox(before: Map<string, string>, limits: FilesOutLimits): SandboxComparison {
   const extract = tar.extract();
-  const seen = new Set<string>();
+  /** Every regular file met, by path: hard links in the tar point back to these. */
+  const seen = new Map<string, { fingerprint: string; size: number }>();
   const changed: ChangedFile[] = [];
   let keptBytes = 0;
   let truncated = false;
 
-  const read = readTar(extract, limits.maxFileBytes, ({ name, type, size, head, fingerprint }) => {
-    if (type !== 'file') return;
-    seen.add(name);
-    const previous = before.get(name);
+  const take = (path: string, size: number, fingerprint: string, text: string | null, binary: boolean, cut: boolean) => {
+    seen.set(path, { fingerprint, size });
+    const previous = before.get(path);
     if (previous === fingerprint) return;
 
-    if (changed.length >= limits.maxFiles || keptBytes + head.length > limits.maxTotalBytes) {
+    const bytes = text === null ? 0 : Buffer.byteLength(text);
+    if (changed.length >= limits.maxFiles || keptBytes + bytes > limits.maxTotalBytes) {
       truncated = true;
       return;
     }
-    const binary = !isText(head, size > head.length);
-    keptBytes += binary ? 0 : head.length;
-    changed.push({
-      path: name,
-      change: previous === undefined ? 'created' : 'modified',
-      size,
-      content: binary ? null : head.toString('utf8'),
-      truncated: !binary && size > head.length,
-      binary,
-    });
+    keptBytes += bytes;
+    changed.push({ path, change: previous === undefined ? 'created' : 'modified', size, content: text, truncated: cut, binary });
+  };
+
+  const read = readTar(extract, limits.maxFileBytes, ({ name, type, size, head, fingerprint, linkname }) => {
+    if (type === 'file') {
+      const text = textOf(head, size > head.length);
+      take(name, size, fingerprint, text, text === null, text !== null && size > head.length);
+      return;
+    }
+    // A second name of a file tar already wrote: same content, known by the first name.
+    const target = type === 'link' && linkname !== undefined ? seen.get(normalize(linkname)) : undefined;
+    if (!target) return;
+    const known = changed.find((file) => file.path === normalize(linkname as string));
+    take(name, target.size, target.fingerprint, known?.content ?? null, known?.binary ?? false, known?.truncated ?? true);
   });
 
   const result = read.then(() => ({
@@ -101,6 +107,8 @@ interface TarEntry {
   head: Buffer;
   /** sha256 of the whole content. */
   fingerprint: string;
+  /** For a hard link, the path it points to. */
+  linkname?: string;
 }
 
 /** Walks a tar stream entry by entry, keeping at most `headBytes` of each in memory. */
@@ -123,6 +131,7 @@ function readTar(extract: tar.Extract, headBytes: number, onEntry: (entry: TarEn
       stream.on('end', () => {
         onEntry({
           name: normalize(header.name), type: header.type, size, head: Buffer.concat(chunks), fingerprint: hash.digest('hex'),
+          linkname: header.linkname ?? undefined,
         });
         next();
       });
@@ -134,21 +143,30 @@ function readTar(extract: tar.Extract, headBytes: number, onEntry: (entry: TarEn
 }
 
 /**
- * Text means valid UTF-8 without NUL bytes. A head cut at the cap may end inside a character,
- * so up to three trailing bytes may be left out of the check when the file is longer.
+ * The head of a file as text, or null when it is binary: not valid UTF-8, or holding a NUL byte.
+ * A head cut at the cap may end inside a character; those bytes (a lead byte and fewer
+ * continuation bytes than it announces) are left off rather than shown as a replacement.
  */
-function isText(head: Buffer, cut: boolean): boolean {
-  if (head.includes(0)) return false;
-  const decoder = new TextDecoder('utf-8', { fatal: true });
-  for (let dropped = 0; dropped <= (cut ? 3 : 0); dropped += 1) {
-    try {
-      decoder.decode(head.subarray(0, head.length - dropped));
-      return true;
-    } catch {
-      // try again without one more trailing byte
-    }
+function textOf(head: Buffer, cut: boolean): string | null {
+  if (head.includes(0)) return null;
+  const partial = cut ? partialCharacterBytes(head) : 0;
+  try {
+    return new TextDecoder('utf-8', { fatal: true }).decode(head.subarray(0, head.length - partial));
+  } catch {
+    return null;
   }
-  return false;
+}
+
+/** How many bytes at the end of `head` are the start of a UTF-8 character cut short (0 to 3). */
+function partialCharacterBytes(head: Buffer): number {
+  for (let back = 1; back <= Math.min(3, head.length); back += 1) {
+    const byte = head[head.length - back];
+    if ((byte & 0xc0) === 0x80) continue;
+    // Only 0xc2 to 0xf4 can start a character of two to four bytes; anything else is no partial one.
+    const length = byte >= 0xf5 || byte < 0xc2 ? 1 : byte >= 0xf0 ? 4 : byte >= 0xe0 ? 3 : 2;
+    return length > back ? back : 0;
+  }
+  return 0;
 }
 
 function normalize(name: string): string {

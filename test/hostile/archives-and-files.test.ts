@@ -1,23 +1,11 @@
-import { BUSYBOX, expectHealthy, poolLevels, PYTHON, removeReplicaContainers, run, type RunningDaemon,
-  startDaemon, waitForFullPool } from '../support/daemon-harness';
+import { BUSYBOX, poolLevels, PYTHON, run } from '../support/daemon-harness';
+import { useReplica } from '../support/use-replica';
 import { type ArchiveEntry, postArchive, tgz } from '../support/tgz';
 
 const MAIN: ArchiveEntry = { name: 'tmp/main.sh', content: 'echo ran', mode: 0o755 };
 
 describe.each([BUSYBOX, PYTHON])('archives in and files out in %s', (image) => {
-  let replica: RunningDaemon;
-
-  beforeAll(async () => {
-    replica = await startDaemon('archives', { pools: [{ image, size: 2 }] });
-    await waitForFullPool(replica.url, image);
-  });
-
-  afterEach(() => expectHealthy(replica));
-
-  afterAll(async () => {
-    await replica.stop();
-    await removeReplicaContainers(replica.config.replicaId);
-  });
+  const replica = useReplica('archives', { pools: [{ image, size: 2 }] }, { healthyAfterEach: true });
 
   it.each<[string, ArchiveEntry, RegExp]>([
     ['an absolute path', { name: '/etc/cron.d/evil', content: 'x' }, /"\/etc\/cron.d\/evil": expected a relative path/],

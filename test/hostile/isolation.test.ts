@@ -1,20 +1,8 @@
-import { BUSYBOX, expectHealthy, PYTHON, removeReplicaContainers, run, type RunningDaemon, startDaemon,
-  waitForFullPool } from '../support/daemon-harness';
+import { BUSYBOX, PYTHON, run } from '../support/daemon-harness';
+import { useReplica } from '../support/use-replica';
 
 describe.each([BUSYBOX, PYTHON])('isolation of a run in %s', (image) => {
-  let replica: RunningDaemon;
-
-  beforeAll(async () => {
-    replica = await startDaemon('isolation', { pools: [{ image, size: 2 }] });
-    await waitForFullPool(replica.url, image);
-  });
-
-  afterEach(() => expectHealthy(replica));
-
-  afterAll(async () => {
-    await replica.stop();
-    await removeReplicaContainers(replica.config.replicaId);
-  });
+  const replica = useReplica('isolation', { pools: [{ image, size: 2 }] }, { healthyAfterEach: true });
 
   it('has no network interface but loopback', async () => {
     const result = await run(replica.url, image, 'tail -n +3 /proc/net/dev | cut -d: -f1 | tr -d " "');

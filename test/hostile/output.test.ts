@@ -1,20 +1,8 @@
-import { BUSYBOX, expectHealthy, PYTHON, removeReplicaContainers, run, type RunningDaemon, startDaemon,
-  waitForFullPool } from '../support/daemon-harness';
+import { BUSYBOX, PYTHON, run } from '../support/daemon-harness';
+import { useReplica } from '../support/use-replica';
 
 describe.each([BUSYBOX, PYTHON])('output of hostile programs in %s', (image) => {
-  let replica: RunningDaemon;
-
-  beforeAll(async () => {
-    replica = await startDaemon('output', { pools: [{ image, size: 2 }] });
-    await waitForFullPool(replica.url, image);
-  });
-
-  afterEach(() => expectHealthy(replica));
-
-  afterAll(async () => {
-    await replica.stop();
-    await removeReplicaContainers(replica.config.replicaId);
-  });
+  const replica = useReplica('output', { pools: [{ image, size: 2 }] }, { healthyAfterEach: true });
 
   it('cuts a stream at its cap and keeps the exit code of a program that ended on its own', async () => {
     const result = await run(replica.url, image, 'head -c 3000 /dev/zero | tr "\\0" a; echo tail >&2; exit 7', {
@@ -76,20 +64,10 @@ describe.each([BUSYBOX, PYTHON])('output of hostile programs in %s', (image) => 
 });
 
 describe('daemon memory while a program prints 100 MB', () => {
-  let replica: RunningDaemon;
-
-  beforeAll(async () => {
-    // A flood allowance above 100 MB lets the program finish on its own, so all of it is read.
-    replica = await startDaemon('memory', {
-      pools: [{ image: BUSYBOX, size: 1 }],
-      run: { floodAllowanceBytes: 200 * 1024 * 1024 },
-    });
-    await waitForFullPool(replica.url, BUSYBOX);
-  });
-
-  afterAll(async () => {
-    await replica.stop();
-    await removeReplicaContainers(replica.config.replicaId);
+  // A flood allowance above 100 MB lets the program finish on its own, so all of it is read.
+  const replica = useReplica('memory', {
+    pools: [{ image: BUSYBOX, size: 1 }],
+    run: { floodAllowanceBytes: 200 * 1024 * 1024 },
   });
 
   it('grows with the cap, not with what the program writes', async () => {

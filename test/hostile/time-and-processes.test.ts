@@ -1,5 +1,5 @@
-import { BUSYBOX, expectHealthy, PYTHON, removeReplicaContainers, run, type RunningDaemon, startDaemon,
-  waitForFullPool } from '../support/daemon-harness';
+import { BUSYBOX, PYTHON, run, type RunningDaemon } from '../support/daemon-harness';
+import { useReplica } from '../support/use-replica';
 
 /** Runs `main` with a 1-second deadline and checks it ended as timed_out, on time, with its output. */
 async function expectTimedOut(replica: RunningDaemon, image: string, main: string, before: string): Promise<void> {
@@ -13,19 +13,7 @@ async function expectTimedOut(replica: RunningDaemon, image: string, main: strin
 }
 
 describe.each([BUSYBOX, PYTHON])('time and processes of hostile programs in %s', (image) => {
-  let replica: RunningDaemon;
-
-  beforeAll(async () => {
-    replica = await startDaemon('processes', { pools: [{ image, size: 2 }] });
-    await waitForFullPool(replica.url, image);
-  });
-
-  afterEach(() => expectHealthy(replica));
-
-  afterAll(async () => {
-    await replica.stop();
-    await removeReplicaContainers(replica.config.replicaId);
-  });
+  const replica = useReplica('processes', { pools: [{ image, size: 2 }] }, { healthyAfterEach: true });
 
   it('ends the run when main.sh ends, killing what it left in the background', async () => {
     const startedAt = Date.now();
@@ -113,19 +101,7 @@ describe.each([BUSYBOX, PYTHON])('time and processes of hostile programs in %s',
 });
 
 describe('memory', () => {
-  let replica: RunningDaemon;
-
-  beforeAll(async () => {
-    replica = await startDaemon('memory-limit', { pools: [{ image: PYTHON, size: 1, limits: { memoryMb: 128 } }] });
-    await waitForFullPool(replica.url, PYTHON);
-  });
-
-  afterEach(() => expectHealthy(replica));
-
-  afterAll(async () => {
-    await replica.stop();
-    await removeReplicaContainers(replica.config.replicaId);
-  });
+  const replica = useReplica('memory-limit', { pools: [{ image: PYTHON, size: 1, limits: { memoryMb: 128 } }] }, { healthyAfterEach: true });
 
   it('reports a program over the memory limit as oom, not as a bare 137', async () => {
     const result = await run(replica.url, PYTHON, 'echo allocating; python3 -c "x = bytearray(512 * 1024 * 1024)"');

@@ -1,19 +1,9 @@
 import { connect } from 'node:net';
-import { BUSYBOX, eventually, poolLevels, postRun, removeReplicaContainers, replicaContainers, run,
-  type RunningDaemon, startDaemon, waitForFullPool } from '../support/daemon-harness';
+import { BUSYBOX, eventually, poolLevels, postRun, replicaContainers, run, waitForFullPool } from '../support/daemon-harness';
+import { useReplica } from '../support/use-replica';
 
 describe('load and back-pressure', () => {
-  let replica: RunningDaemon;
-
-  beforeAll(async () => {
-    replica = await startDaemon('back-pressure', { pools: [{ image: BUSYBOX, size: 2 }], maxConcurrentRuns: 1, maxQueuedRuns: 1 });
-    await waitForFullPool(replica.url, BUSYBOX);
-  });
-
-  afterAll(async () => {
-    await replica.stop();
-    await removeReplicaContainers(replica.config.replicaId);
-  });
+  const replica = useReplica('back-pressure', { pools: [{ image: BUSYBOX, size: 2 }], maxConcurrentRuns: 1, maxQueuedRuns: 1 });
 
   it('answers 503 with Retry-After when the queue is full, before any container is taken', async () => {
     const running = postRun(replica.url, { image: BUSYBOX, main: 'sleep 2; echo first', maxSeconds: 10 });

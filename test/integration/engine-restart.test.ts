@@ -1,10 +1,6 @@
-import { BUSYBOX, eventually, poolLevels, postRun, removeReplicaContainers, replicaContainers, run,
+import { BUSYBOX, engineState, eventually, poolLevels, postRun, removeReplicaContainers, replicaContainers, run,
   type RunningDaemon, startDaemon, waitForFullPool } from '../support/daemon-harness';
 import { startLocalEngine, stopLocalEngine } from '../support/local-engine';
-
-async function engineState(url: string): Promise<string> {
-  return ((await (await fetch(`${url}/pools`)).json()) as { engine: string }).engine;
-}
 
 describe('an engine restart while the daemon runs', () => {
   let replica: RunningDaemon;

@@ -1,25 +1,11 @@
 import Docker from 'dockerode';
-import { BUSYBOX, eventually, poolLevels, postRun, removeReplicaContainers, replicaContainers, type RunningDaemon,
-  startDaemon, waitForFullPool } from '../support/daemon-harness';
+import { BUSYBOX, engineState, eventually, poolLevels, postRun, removeReplicaContainers, replicaContainers, startDaemon, waitForFullPool } from '../support/daemon-harness';
+import { useReplica } from '../support/use-replica';
 import { EngineProxy } from '../support/engine-proxy';
 import { postArchive, tgz } from '../support/tgz';
 
-async function enginePath(url: string): Promise<string> {
-  return ((await (await fetch(`${url}/pools`)).json()) as { engine: string }).engine;
-}
-
 describe('the HTTP API against the real engine', () => {
-  let replica: RunningDaemon;
-
-  beforeAll(async () => {
-    replica = await startDaemon('http', { pools: [{ image: BUSYBOX, size: 1 }], bodyLimitBytes: 64 * 1024 });
-    await waitForFullPool(replica.url, BUSYBOX);
-  });
-
-  afterAll(async () => {
-    await replica.stop();
-    await removeReplicaContainers(replica.config.replicaId);
-  });
+  const replica = useReplica('http', { pools: [{ image: BUSYBOX, size: 1 }], bodyLimitBytes: 64 * 1024 });
 
   it('runs a plain tar pipe: a gzip\'d tar body with image and maxSeconds in the query', async () => {
     const archive = await tgz([
@@ -72,7 +58,7 @@ describe('the HTTP API against the real engine', () => {
     try {
       await waitForFullPool(cut.url, BUSYBOX);
       await proxy.cut();
-      await eventually(async () => (await enginePath(cut.url)) === 'down', 10_000, 'engine seen down');
+      await eventually(async () => (await engineState(cut.url)) === 'down', 10_000, 'engine seen down');
 
       const startedAt = Date.now();
       const response = await fetch(`${cut.url}/run`, {
@@ -85,7 +71,7 @@ describe('the HTTP API against the real engine', () => {
       expect((await fetch(`${cut.url}/healthz`)).status).toBe(200);
 
       await proxy.open();
-      await eventually(async () => (await enginePath(cut.url)) === 'up', 20_000, 'engine seen up again');
+      await eventually(async () => (await engineState(cut.url)) === 'up', 20_000, 'engine seen up again');
       await waitForFullPool(cut.url, BUSYBOX);
       const { status, body } = await postRun(cut.url, { image: BUSYBOX, main: 'echo back' });
       expect({ status, stdout: body.stdout, warm: body.warm }).toEqual({ status: 200, stdout: { content: 'back\n', truncated: false }, warm: true });

@@ -1,20 +1,10 @@
-import { BUSYBOX, docker, eventually, poolLevels, postRun, removeReplicaContainers, replicaContainers, run,
-  type RunningDaemon, startDaemon, waitForFullPool } from '../support/daemon-harness';
+import { BUSYBOX, docker, eventually, poolLevels, postRun, replicaContainers, run, waitForFullPool } from '../support/daemon-harness';
+import { useReplica } from '../support/use-replica';
 
 describe('pooled containers that die, and images that cannot be created', () => {
-  let replica: RunningDaemon;
-
-  beforeAll(async () => {
-    replica = await startDaemon('pool-faults', {
+  const replica = useReplica('pool-faults', {
       pools: [{ image: BUSYBOX, size: 2 }, { image: 'warmpool-test/no-such-image', size: 1 }],
     });
-    await waitForFullPool(replica.url, BUSYBOX);
-  });
-
-  afterAll(async () => {
-    await replica.stop();
-    await removeReplicaContainers(replica.config.replicaId);
-  });
 
   async function readyIds(): Promise<string[]> {
     const containers = await replicaContainers(replica.config.replicaId);

@@ -1,19 +1,8 @@
-import { BUSYBOX, PYTHON, poolLevels, replicaContainers, run, type RunningDaemon, startDaemon, waitForFullPool,
-  eventually, removeReplicaContainers } from '../support/daemon-harness';
+import { BUSYBOX, PYTHON, poolLevels, replicaContainers, run, waitForFullPool, eventually } from '../support/daemon-harness';
+import { useReplica } from '../support/use-replica';
 
 describe('runs served from a warm pool', () => {
-  let replica: RunningDaemon;
-
-  beforeAll(async () => {
-    replica = await startDaemon('warm', { pools: [{ image: BUSYBOX, size: 2 }, { image: PYTHON, size: 1 }] });
-    await waitForFullPool(replica.url, BUSYBOX);
-    await waitForFullPool(replica.url, PYTHON);
-  });
-
-  afterAll(async () => {
-    await replica.stop();
-    await removeReplicaContainers(replica.config.replicaId);
-  });
+  const replica = useReplica('warm', { pools: [{ image: BUSYBOX, size: 2 }, { image: PYTHON, size: 1 }] });
 
   it('keeps the ready containers paused, labelled with the replica and the pool', async () => {
     const containers = await replicaContainers(replica.config.replicaId);

@@ -4,6 +4,7 @@ import type { WarmpoolConfig } from '../../src/config/config';
 import { Daemon } from '../../src/daemon';
 import { createLogger } from '../../src/log/logger';
 import { LABELS } from '../../src/pool/labels';
+import type { PoolStatus } from '../../src/pool/pool';
 import type { RunResult } from '../../src/runner/run-types';
 
 export const BUSYBOX = 'warmpool-test/busybox';
@@ -55,18 +56,7 @@ export async function run(url: string, image: string, main: string, extra: Recor
   return body;
 }
 
-export interface PoolLevels {
-  image: string;
-  size: number;
-  ready: number;
-  starting: number;
-  leased: number;
-  removing: number;
-  hits: number;
-  misses: number;
-  created: number;
-  failed: number;
-}
+export type PoolLevels = PoolStatus;
 
 export async function poolLevels(url: string, image: string): Promise<PoolLevels> {
   const response = await fetch(`${url}/pools`);
@@ -74,6 +64,11 @@ export async function poolLevels(url: string, image: string): Promise<PoolLevels
   const pool = body.pools.find((candidate) => candidate.image === image);
   if (!pool) throw new Error(`no pool for ${image} in ${JSON.stringify(body)}`);
   return pool;
+}
+
+/** Whether the replica sees its engine "up" or "down", as GET /pools says. */
+export async function engineState(url: string): Promise<string> {
+  return ((await (await fetch(`${url}/pools`)).json()) as { engine: string }).engine;
 }
 
 /** Polls `check` every 50 ms until it returns true or `timeoutMs` passes. */

@@ -2,9 +2,11 @@ import { type ChildProcess, execFileSync, spawn } from 'node:child_process';
 import { mkdtempSync, writeFileSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
-import { join, resolve } from 'node:path';
+import { join } from 'node:path';
+import { projectRoot } from './project-root';
 
-const ROOT = resolve(__dirname, '../..');
+/** The project's root: the nearest folder above with warmpool's package.json, compiled or not. */
+const ROOT = projectRoot(__dirname);
 
 /** Compiles the daemon, so the tests exercise exactly what `npm start` runs. */
 export function buildDaemon(): void {

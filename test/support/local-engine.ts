@@ -1,8 +1,9 @@
 import { execFileSync, spawnSync } from 'node:child_process';
-import { resolve } from 'node:path';
+import { projectRoot } from './project-root';
 import { eventually } from './daemon-harness';
 
-const ROOT = resolve(__dirname, '../..');
+/** The project's root: the nearest folder above with warmpool's package.json, compiled or not. */
+const ROOT = projectRoot(__dirname);
 
 function dockerdPid(): number | undefined {
   const found = spawnSync('pidof', ['dockerd'], { encoding: 'utf8' });

@@ -15,7 +15,7 @@ describe('GET /pools', () => {
     const response = await request(app.app).get('/pools');
 
     expect(response.status).toBe(200);
-    expect(response.body).toEqual({ replica: REPLICA, pools: app.pools.status() });
+    expect(response.body).toEqual({ replica: REPLICA, engine: 'up', pools: app.pools.status() });
     expect(response.body.pools.map((pool: { image: string; size: number }) => [pool.image, pool.size]))
       .toEqual([[BUSYBOX, 2], [PYTHON, 1]]);
   });
@@ -78,7 +78,7 @@ describe('GET /healthz', () => {
     const response = await request(app.app).get('/healthz');
 
     expect(response.status).toBe(200);
-    expect(response.body).toEqual({ status: 'ok', replica: REPLICA, runsInFlight: 0 });
+    expect(response.body).toEqual({ status: 'ok', replica: REPLICA, engine: 'up', runsInFlight: 0 });
   });
 
   it('counts the runs under way', async () => {
@@ -104,7 +104,44 @@ describe('GET /healthz', () => {
     const response = await request(app.app).get('/healthz');
 
     expect(response.status).toBe(503);
-    expect(response.body).toEqual({ status: 'shutting_down', replica: REPLICA, runsInFlight: 0 });
+    expect(response.body).toEqual({ status: 'shutting_down', replica: REPLICA, engine: 'up', runsInFlight: 0 });
+  });
+});
+
+describe('POST /run results', () => {
+  it('answers the files the run left, its outcome and its timings as the runner gives them', async () => {
+    const app = makeTestApp();
+    const result: RunResult = {
+      ...RESULT,
+      exitCode: 137,
+      signal: 'SIGKILL',
+      outcome: 'oom',
+      files: {
+        changed: [
+          { path: 'out.txt', change: 'created', size: 3, content: 'hi\n', truncated: false, binary: false },
+          { path: 'data.bin', change: 'modified', size: 2, content: null, truncated: false, binary: true },
+        ],
+        deleted: ['input.txt'],
+        truncated: true,
+      },
+      timings: { queuedMs: 3, checkoutMs: 1, executeMs: 5, collectMs: 2.5, totalMs: 11.5 },
+    };
+    app.run.mockResolvedValueOnce(result);
+
+    const response = await request(app.app).post('/run').send({ ...RUN, returnFiles: true });
+
+    expect(response.status).toBe(200);
+    expect(response.body).toEqual(result);
+    expect(app.run.mock.calls[0][0].returnFiles).toBe(true);
+  });
+
+  it('answers files null for a run that asked for none', async () => {
+    const app = makeTestApp();
+
+    const response = await request(app.app).post('/run').send({ ...RUN, returnFiles: false });
+
+    expect(app.run.mock.calls[0][0].returnFiles).toBe(false);
+    expect(response.body.files).toBeNull();
   });
 });
 
@@ -159,8 +196,7 @@ describe('errors from a run', () => {
 describe('unknown endpoints', () => {
   it.each([
     ['GET', '/nowhere'],
-    ['GET', '/run'],
-    ['DELETE', '/pools'],
+    ['DELETE', '/runs'],
   ])('answer %s %s with 404 in JSON', async (method, path) => {
     const app = makeTestApp();
 
@@ -168,5 +204,21 @@ describe('unknown endpoints', () => {
 
     expect(response.status).toBe(404);
     expect(response.body).toEqual({ error: `no such endpoint: ${method} ${path}` });
+  });
+
+  it.each([
+    ['GET', '/run', 'POST'],
+    ['DELETE', '/pools', 'GET'],
+    ['PUT', '/consumed', 'POST'],
+    ['POST', '/healthz', 'GET'],
+  ])('answer %s %s with 405, naming the method it takes in Allow and in JSON', async (method, path, allowed) => {
+    const app = makeTestApp();
+
+    const response = await request(app.app)[method.toLowerCase() as 'get' | 'delete' | 'put' | 'post'](path);
+
+    expect(response.status).toBe(405);
+    expect(response.headers.allow).toBe(allowed);
+    expect(response.body).toEqual({ error: `${method} ${path}: expected ${allowed}` });
+    expect(app.run).not.toHaveBeenCalled();
   });
 });

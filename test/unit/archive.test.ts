@@ -1,7 +1,7 @@
 import zlib from 'node:zlib';
 import { InvalidRequestError } from '../../src/errors';
 import { checkArchive, packRun } from '../../src/runner/archive';
-import { makeTgz, readTgz, type TestEntry } from './support/tgz';
+import { makeTgz, readTar, type TestEntry } from './support/tgz';
 
 const LIMITS = { maxEntries: 100, maxBytes: 100_000 };
 
@@ -19,11 +19,11 @@ async function rejectionOf(archive: Buffer, limits = LIMITS): Promise<string> {
 }
 
 describe('packRun', () => {
-  it('packs main as an executable tmp/main.sh and each file under sandbox/, gzip\'d', async () => {
+  it('packs main as an executable tmp/main.sh and each file under sandbox/, in a plain tar', async () => {
     const archive = await packRun('echo hi\n', { 'notes.txt': 'some notes' }, LIMITS);
 
-    expect(archive.subarray(0, 2)).toEqual(Buffer.from([0x1f, 0x8b]));
-    expect(await readTgz(archive)).toEqual([
+    expect(archive.subarray(257, 262).toString()).toBe('ustar');
+    expect(await readTar(archive)).toEqual([
       { name: 'tmp/main.sh', type: 'file', mode: 0o755, content: Buffer.from('echo hi\n') },
       { name: 'sandbox/notes.txt', type: 'file', mode: 0o644, content: Buffer.from('some notes') },
     ]);
@@ -33,7 +33,7 @@ describe('packRun', () => {
     const long = `${'deep/'.repeat(30)}file.txt`;
     const files = { 'my notes.txt': 'a', 'src/lib/util.py': 'b', 'données/été ñ 日本.txt': 'c', [long]: 'd' };
 
-    const entries = await readTgz(await packRun('true', files, LIMITS));
+    const entries = await readTar(await packRun('true', files, LIMITS));
 
     expect(entries.map((entry) => entry.name)).toEqual([
       'tmp/main.sh',
@@ -47,15 +47,15 @@ describe('packRun', () => {
   it('keeps file content byte for byte as UTF-8', async () => {
     const text = 'ünïcødé ✓\nline two\r\n\ttabbed';
 
-    const entries = await readTgz(await packRun(text, { 'a.txt': text }, LIMITS));
+    const entries = await readTar(await packRun(text, { 'a.txt': text }, LIMITS));
 
     expect(entries.map((entry) => entry.content.toString('utf8'))).toEqual([text, text]);
   });
 
-  it('makes an archive that checkArchive takes', async () => {
+  it('makes the tar that checkArchive gives for the same archive gzip\'d', async () => {
     const archive = await packRun('echo hi', { 'a/b.txt': 'x', 'c.txt': 'y' }, LIMITS);
 
-    await expect(checkArchive(archive, LIMITS)).resolves.toBeUndefined();
+    await expect(checkArchive(zlib.gzipSync(archive), LIMITS)).resolves.toEqual(archive);
   });
 
   const segments = 'expected a path without "..", "." or empty segments';
@@ -96,7 +96,7 @@ describe('packRun', () => {
 });
 
 describe('checkArchive', () => {
-  it('takes tmp/main.sh with files and folders under sandbox/', async () => {
+  it('takes tmp/main.sh with files and folders under sandbox/, and gives the tar unzipped', async () => {
     const archive = await makeTgz([
       { name: 'tmp/', type: 'directory' },
       MAIN,
@@ -106,7 +106,7 @@ describe('checkArchive', () => {
       { name: 'tmp/scratch.txt', content: 'x' },
     ]);
 
-    await expect(checkArchive(archive, LIMITS)).resolves.toBeUndefined();
+    await expect(checkArchive(archive, LIMITS)).resolves.toEqual(zlib.gunzipSync(archive));
   });
 
   it('takes names written with a leading "./", as tar writes them', async () => {
@@ -116,13 +116,13 @@ describe('checkArchive', () => {
       { name: './sandbox/data.csv', content: 'a,b\n' },
     ]);
 
-    await expect(checkArchive(archive, LIMITS)).resolves.toBeUndefined();
+    await expect(checkArchive(archive, LIMITS)).resolves.toEqual(zlib.gunzipSync(archive));
   });
 
   it('takes exactly maxEntries entries and exactly maxBytes bytes', async () => {
     const archive = await makeTgz([MAIN, { name: 'sandbox/a', content: 'x'.repeat(89) }]);
 
-    await expect(checkArchive(archive, { maxEntries: 2, maxBytes: 100 })).resolves.toBeUndefined();
+    await expect(checkArchive(archive, { maxEntries: 2, maxBytes: 100 })).resolves.toEqual(zlib.gunzipSync(archive));
   });
 
   it.each<[string, TestEntry, string]>([
@@ -209,6 +209,15 @@ describe('archive checks added for hostile callers', () => {
   it('refuses a path given as a file and as a folder at once', async () => {
     await expect(packRun('echo', { a: 'x', 'a/b': 'y' }, limits))
       .rejects.toThrow('files["a/b"]: expected "a" to be a folder, but it is also given as a file');
+  });
+
+  it('refuses an archive giving a path as a file and as a folder at once, naming the entry', async () => {
+    const archive = await makeTgz([
+      MAIN, { name: 'sandbox/a', content: 'x' }, { name: './sandbox/a/b', content: 'y' },
+    ]);
+
+    await expect(checkArchive(archive, limits)).rejects
+      .toThrow('archive entry "sandbox/a/b": expected "sandbox/a" to be a folder, but it is also given as a file');
   });
 
   it('refuses an entry for the archive root and says how to make the archive instead', async () => {

@@ -27,15 +27,25 @@ describe('parseConfig defaults', () => {
       host: '127.0.0.1',
       port: 4000,
       bodyLimitBytes: 16 * 1024 * 1024,
+      maxConcurrentRuns: 8,
+      maxQueuedRuns: 32,
       creationConcurrency: 2,
       dockerCallTimeoutMs: 30_000,
       readyTimeoutMs: 15_000,
       peers: [],
       run: DEFAULT_RUN,
       pools: [
-        { image: 'warmpool-test/busybox', size: 2, limits: DEFAULT_LIMITS },
-        { image: 'warmpool-test/python', size: 1, limits: DEFAULT_LIMITS },
+        { image: 'warmpool-test/busybox', size: 2, limits: DEFAULT_LIMITS, outputLimitBytes: 1024 * 1024 },
+        { image: 'warmpool-test/python', size: 1, limits: DEFAULT_LIMITS, outputLimitBytes: 1024 * 1024 },
       ],
+    });
+  });
+
+  it('returns files by default, at most 100 of them, 64 KiB each and 1 MiB in all', () => {
+    const config = parseConfig({});
+
+    expect(config.run).toMatchObject({
+      returnFiles: true, filesMaxCount: 100, filesMaxFileBytes: 64 * 1024, filesMaxTotalBytes: 1024 * 1024,
     });
   });
 
@@ -59,8 +69,30 @@ describe('parseConfig defaults', () => {
 
     expect(config).toMatchObject({
       replicaId: 'replica-b', host: '0.0.0.0', port: 8080, bodyLimitBytes: 4096, creationConcurrency: 3,
-      dockerCallTimeoutMs: 1000, readyTimeoutMs: 2000, pools: [{ image: 'alpine:3', size: 0, limits: DEFAULT_LIMITS }],
+      dockerCallTimeoutMs: 1000, readyTimeoutMs: 2000,
+      pools: [{ image: 'alpine:3', size: 0, limits: DEFAULT_LIMITS, outputLimitBytes: 1024 * 1024 }],
     });
+  });
+
+  it('takes the settings for returned files a run section gives', () => {
+    const run = { returnFiles: false, filesMaxCount: 5, filesMaxFileBytes: 100, filesMaxTotalBytes: 300 };
+
+    const config = parseConfig({ run }, REPLICA_ENV);
+
+    expect(config.run).toEqual({ ...DEFAULT_RUN, ...run });
+  });
+
+  it.each([
+    ['filesMaxCount', 0, 100_000],
+    ['filesMaxFileBytes', 0, 1024 ** 3],
+    ['filesMaxTotalBytes', 0, 1024 ** 3],
+  ])('takes run.%s from %d to %d and nothing beyond', (field, min, max) => {
+    expect(parseConfig({ run: { [field]: min } }, REPLICA_ENV).run).toMatchObject({ [field]: min });
+    expect(parseConfig({ run: { [field]: max } }, REPLICA_ENV).run).toMatchObject({ [field]: max });
+    const range = `expected an integer from ${min} to ${max}`;
+    expect(messageFor({ run: { [field]: min - 1 } })).toBe(`run.${field}: ${range}, got ${min - 1}`);
+    expect(messageFor({ run: { [field]: max + 1 } })).toBe(`run.${field}: ${range}, got ${max + 1}`);
+    expect(messageFor({ run: { [field]: 1.5 } })).toBe(`run.${field}: ${range}, got 1.5`);
   });
 
   it('keeps peers as given, without trailing slashes', () => {
@@ -117,6 +149,55 @@ describe('parseConfig limits', () => {
     expect(parseConfig({ limits: { cpus: 0.25 } }, REPLICA_ENV).pools[0].limits.cpus).toBe(0.25);
     expect(messageFor({ limits: { memoryMb: 256.5 } }))
       .toBe('limits.memoryMb: expected an integer from 16 to 65536, got 256.5');
+  });
+});
+
+describe('parseConfig output limit per pool', () => {
+  it('gives every pool run.outputLimitBytes when the pool names none', () => {
+    const config = parseConfig({
+      run: { outputLimitBytes: 2000 },
+      pools: [{ image: 'a', size: 1 }, { image: 'b', size: 1 }],
+    }, REPLICA_ENV);
+
+    expect(config.pools.map((pool) => pool.outputLimitBytes)).toEqual([2000, 2000]);
+  });
+
+  it('gives the demo pools run.outputLimitBytes too', () => {
+    const config = parseConfig({ run: { outputLimitBytes: 3000 } }, REPLICA_ENV);
+
+    expect(config.pools.map((pool) => pool.outputLimitBytes)).toEqual([3000, 3000]);
+  });
+
+  it('takes a pool\'s own outputLimitBytes, below or above the run default, up to the ceiling', () => {
+    const config = parseConfig({
+      run: { outputLimitBytes: 2000, outputLimitCeilingBytes: 5000 },
+      pools: [
+        { image: 'a', size: 1, outputLimitBytes: 0 },
+        { image: 'b', size: 1, outputLimitBytes: 5000 },
+        { image: 'c', size: 1 },
+      ],
+    }, REPLICA_ENV);
+
+    expect(config.pools.map((pool) => pool.outputLimitBytes)).toEqual([0, 5000, 2000]);
+  });
+
+  it('refuses a pool\'s outputLimitBytes above run.outputLimitCeilingBytes, naming the pool', () => {
+    const file = {
+      run: { outputLimitBytes: 1000, outputLimitCeilingBytes: 5000 },
+      pools: [{ image: 'a', size: 1 }, { image: 'b', size: 1, outputLimitBytes: 5001 }],
+    };
+
+    expect(messageFor(file))
+      .toBe('pools[1].outputLimitBytes: expected an integer from 0 to 5000, got 5001');
+  });
+
+  it('measures a pool\'s outputLimitBytes against the default ceiling when the file sets none', () => {
+    const ceiling = DEFAULT_RUN.outputLimitCeilingBytes;
+
+    expect(parseConfig({ pools: [{ image: 'a', size: 1, outputLimitBytes: ceiling }] }).pools[0].outputLimitBytes)
+      .toBe(ceiling);
+    expect(messageFor({ pools: [{ image: 'a', size: 1, outputLimitBytes: ceiling + 1 }] }))
+      .toBe(`pools[0].outputLimitBytes: expected an integer from 0 to ${ceiling}, got ${ceiling + 1}`);
   });
 });
 
@@ -185,6 +266,24 @@ describe('parseConfig rejects bad input with a message naming the field, what wa
       'run.archiveMaxEntries: expected an integer from 1 to 1000000, got 0'],
     ['archives of no bytes', { run: { archiveMaxBytes: 0 } },
       'run.archiveMaxBytes: expected an integer from 1 to 1073741824, got 0'],
+    ['returnFiles as text', { run: { returnFiles: 'yes' } },
+      'run.returnFiles: expected true or false, got "yes"'],
+    ['returnFiles as a number', { run: { returnFiles: 1 } },
+      'run.returnFiles: expected true or false, got 1'],
+    ['returnFiles of null', { run: { returnFiles: null } },
+      'run.returnFiles: expected true or false, got null'],
+    ['a negative file count', { run: { filesMaxCount: -1 } },
+      'run.filesMaxCount: expected an integer from 0 to 100000, got -1'],
+    ['a per-file cap as text', { run: { filesMaxFileBytes: '64k' } },
+      'run.filesMaxFileBytes: expected an integer from 0 to 1073741824, got "64k"'],
+    ['a fractional total cap', { run: { filesMaxTotalBytes: 0.5 } },
+      'run.filesMaxTotalBytes: expected an integer from 0 to 1073741824, got 0.5'],
+    ['a negative pool output limit', { pools: [{ image: 'a', size: 1, outputLimitBytes: -1 }] },
+      'pools[0].outputLimitBytes: expected an integer from 0 to 16777216, got -1'],
+    ['a fractional pool output limit', { pools: [{ image: 'a', size: 1, outputLimitBytes: 10.5 }] },
+      'pools[0].outputLimitBytes: expected an integer from 0 to 16777216, got 10.5'],
+    ['a pool output limit as text', { pools: [{ image: 'a', size: 1, outputLimitBytes: '1024' }] },
+      'pools[0].outputLimitBytes: expected an integer from 0 to 16777216, got "1024"'],
     ['peers given as one string', { peers: 'http://peer:4000' },
       'peers: expected an array of URLs, got "http://peer:4000"'],
     ['a peer that is not text', { peers: [5] },
@@ -211,10 +310,10 @@ describe('parseConfig rejects bad input with a message naming the field, what wa
 describe('parseConfig unknown fields', () => {
   it.each<[string, Record<string, unknown>, string]>([
     ['at the top level', { pool: [] },
-      'pool: expected one of replicaId, host, port, bodyLimitBytes, creationConcurrency, dockerCallTimeoutMs, '
-      + 'readyTimeoutMs, peers, run, limits, pools, got an unknown field'],
+      'pool: expected one of replicaId, host, port, bodyLimitBytes, maxConcurrentRuns, maxQueuedRuns, '
+      + 'creationConcurrency, dockerCallTimeoutMs, readyTimeoutMs, peers, run, limits, pools, got an unknown field'],
     ['in a pool', { pools: [{ image: 'a', size: 1, sise: 2 }] },
-      'pools[0].sise: expected one of image, size, limits, got an unknown field'],
+      'pools[0].sise: expected one of image, size, limits, outputLimitBytes, maxConcurrentRuns, got an unknown field'],
     ['in the global limits', { limits: { memory: 512 } },
       'limits.memory: expected one of memoryMb, cpus, pidsLimit, tmpSizeMb, sandboxSizeMb, homeSizeMb, fileSizeMb, '
       + 'openFiles, sandboxUid, sandboxGid, got an unknown field'],
@@ -223,7 +322,8 @@ describe('parseConfig unknown fields', () => {
       + 'fileSizeMb, openFiles, sandboxUid, sandboxGid, got an unknown field'],
     ['in the run section', { run: { timeout: 5 } },
       'run.timeout: expected one of defaultMaxSeconds, maxSecondsCeiling, outputLimitBytes, outputLimitCeilingBytes, '
-      + 'floodAllowanceBytes, archiveMaxEntries, archiveMaxBytes, got an unknown field'],
+      + 'floodAllowanceBytes, archiveMaxEntries, archiveMaxBytes, returnFiles, filesMaxCount, filesMaxFileBytes, '
+      + 'filesMaxTotalBytes, got an unknown field'],
   ])('rejects an unknown field %s', (_where, file, message) => {
     expect(messageFor(file)).toBe(message);
   });
@@ -302,8 +402,8 @@ describe('loadConfig', () => {
     const config = loadConfig({ WARMPOOL_REPLICA_ID: 'replica-a' });
 
     expect(config.pools).toEqual([
-      { image: 'warmpool-test/busybox', size: 2, limits: DEFAULT_LIMITS },
-      { image: 'warmpool-test/python', size: 1, limits: DEFAULT_LIMITS },
+      { image: 'warmpool-test/busybox', size: 2, limits: DEFAULT_LIMITS, outputLimitBytes: 1024 * 1024 },
+      { image: 'warmpool-test/python', size: 1, limits: DEFAULT_LIMITS, outputLimitBytes: 1024 * 1024 },
     ]);
   });
 

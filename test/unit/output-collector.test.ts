@@ -14,7 +14,7 @@ function frame(stream: number, payload: string | Buffer): Buffer {
 }
 
 function collect(chunks: Buffer[], limits = ROOMY, onFlood?: () => void): OutputCollector {
-  const collector = new OutputCollector(limits, onFlood);
+  const collector = new OutputCollector(limits, { onFlood });
   for (const chunk of chunks) collector.push(chunk);
   return collector;
 }
@@ -148,7 +148,7 @@ describe('OutputCollector', () => {
 
     it('is called once, as soon as a stream passes limit plus allowance', () => {
       const onFlood = jest.fn();
-      const collector = new OutputCollector(limits, onFlood);
+      const collector = new OutputCollector(limits, { onFlood });
 
       collector.push(frame(STDOUT, '0123456789'));
       expect(onFlood).not.toHaveBeenCalled();
@@ -167,7 +167,7 @@ describe('OutputCollector', () => {
 
     it('is called when the crossing byte arrives inside a frame split across chunks', () => {
       const onFlood = jest.fn();
-      const collector = new OutputCollector(limits, onFlood);
+      const collector = new OutputCollector(limits, { onFlood });
       const flooding = frame(STDERR, 'z'.repeat(11));
 
       collector.push(flooding.subarray(0, 18));
@@ -177,5 +177,214 @@ describe('OutputCollector', () => {
       expect(onFlood).toHaveBeenCalledTimes(1);
       expect(collector.stderr).toEqual({ bytes: Buffer.from('zzzz'), truncated: true, totalBytes: 11 });
     });
+  });
+});
+
+describe('OutputCollector report marker', () => {
+  const MARKER = Buffer.from('warmpool-report-0123456789abcdef');
+  const REPORT = Buffer.concat([Buffer.from(' 0 0\n'), binary, frame(STDOUT, 'tar bytes')]);
+
+  /** A collector that looks for MARKER, with what it hands to onReport and onFlood. */
+  function reporting(limits = ROOMY) {
+    const reports: Buffer[] = [];
+    const onFlood = jest.fn();
+    const collector = new OutputCollector(limits, {
+      onFlood,
+      reportMarker: MARKER,
+      onReport: (payload) => reports.push(Buffer.from(payload)),
+    });
+    return { collector, onFlood, report: () => Buffer.concat(reports) };
+  }
+
+  function feed(collector: OutputCollector, chunks: Buffer[]): void {
+    for (const chunk of chunks) collector.push(chunk);
+    collector.end();
+  }
+
+  it('keeps stdout before the marker as the program\'s and hands everything after it to onReport', () => {
+    const { collector, report } = reporting();
+
+    feed(collector, [
+      frame(STDOUT, 'program output\n'),
+      frame(STDOUT, Buffer.concat([Buffer.from('last line\n'), MARKER, REPORT.subarray(0, 4)])),
+      frame(STDOUT, REPORT.subarray(4)),
+    ]);
+
+    expect(collector.stdout)
+      .toEqual({ bytes: Buffer.from('program output\nlast line\n'), truncated: false, totalBytes: 25 });
+    expect(report()).toEqual(REPORT);
+    expect(collector.reportStarted).toBe(true);
+  });
+
+  it('takes a marker at the very start of stdout, and one that ends a frame', () => {
+    const { collector, report } = reporting();
+
+    feed(collector, [frame(STDOUT, MARKER), frame(STDOUT, REPORT)]);
+
+    expect(collector.stdout).toEqual({ bytes: Buffer.alloc(0), truncated: false, totalBytes: 0 });
+    expect(report()).toEqual(REPORT);
+  });
+
+  it('hands on a second copy of the marker as report bytes, untouched', () => {
+    const { collector, report } = reporting();
+    const after = Buffer.concat([Buffer.from(' 0 0\n'), MARKER, Buffer.from('more')]);
+
+    feed(collector, [frame(STDOUT, Buffer.concat([Buffer.from('out'), MARKER, after]))]);
+
+    expect(collector.stdout.bytes.toString()).toBe('out');
+    expect(report()).toEqual(after);
+  });
+
+  it('counts no report bytes against the output limit or the flood allowance', () => {
+    const { collector, onFlood, report } = reporting({ limitBytes: 4, floodAllowanceBytes: 2 });
+    const bigReport = Buffer.alloc(10_000, 'r');
+
+    feed(collector, [frame(STDOUT, Buffer.concat([Buffer.from('abcd'), MARKER])), frame(STDOUT, bigReport)]);
+
+    expect(collector.stdout).toEqual({ bytes: Buffer.from('abcd'), truncated: false, totalBytes: 4 });
+    expect(report()).toEqual(bigReport);
+    expect(onFlood).not.toHaveBeenCalled();
+    expect(collector.hasFlooded).toBe(false);
+  });
+
+  it('still caps the program\'s own stdout and calls onFlood for it', () => {
+    const { collector, onFlood, report } = reporting({ limitBytes: 4, floodAllowanceBytes: 2 });
+
+    feed(collector, [frame(STDOUT, Buffer.concat([Buffer.from('x'.repeat(100)), MARKER, REPORT]))]);
+
+    expect(collector.stdout).toEqual({ bytes: Buffer.from('xxxx'), truncated: true, totalBytes: 100 });
+    expect(onFlood).toHaveBeenCalledTimes(1);
+    expect(report()).toEqual(REPORT);
+  });
+
+  it('never looks for the marker on stderr', () => {
+    const { collector, report } = reporting();
+    const stderr = Buffer.concat([Buffer.from('err '), MARKER, Buffer.from(' 0 0\n')]);
+
+    feed(collector, [frame(STDERR, stderr), frame(STDOUT, 'out')]);
+
+    expect(collector.stderr.bytes).toEqual(stderr);
+    expect(collector.stdout.bytes.toString()).toBe('out');
+    expect(report()).toEqual(Buffer.alloc(0));
+    expect(collector.reportStarted).toBe(false);
+  });
+
+  it('finds the marker wherever the stream is cut in two, frame headers included', () => {
+    const stream = Buffer.concat([
+      frame(STDOUT, 'before\n'), frame(STDERR, 'warn\n'), frame(STDOUT, Buffer.concat([MARKER, REPORT])),
+    ]);
+    const differing: number[] = [];
+
+    for (let at = 0; at <= stream.length; at += 1) {
+      const { collector, report } = reporting();
+      feed(collector, [stream.subarray(0, at), stream.subarray(at)]);
+      const right = collector.stdout.bytes.toString() === 'before\n' && collector.stdout.totalBytes === 7
+        && collector.stderr.bytes.toString() === 'warn\n' && report().equals(REPORT);
+      if (!right) differing.push(at);
+    }
+
+    expect(differing).toEqual([]);
+  });
+
+  it('finds the marker split across two frames at every position, stderr in between or not', () => {
+    const differing: Array<[number, boolean]> = [];
+
+    for (let at = 0; at <= MARKER.length; at += 1) {
+      for (const stderrBetween of [false, true]) {
+        const { collector, report } = reporting();
+        feed(collector, [
+          frame(STDOUT, Buffer.concat([Buffer.from('out'), MARKER.subarray(0, at)])),
+          ...(stderrBetween ? [frame(STDERR, 'err')] : []),
+          frame(STDOUT, Buffer.concat([MARKER.subarray(at), REPORT])),
+        ]);
+        const right = collector.stdout.bytes.toString() === 'out' && report().equals(REPORT);
+        if (!right) differing.push([at, stderrBetween]);
+      }
+    }
+
+    expect(differing).toEqual([]);
+  });
+
+  it('finds the marker when stdout comes one byte per frame', () => {
+    const { collector, report } = reporting();
+    const stdout = Buffer.concat([Buffer.from('out'), MARKER, REPORT]);
+
+    feed(collector, [...stdout].map((byte) => frame(STDOUT, Buffer.from([byte]))));
+
+    expect(collector.stdout.bytes.toString()).toBe('out');
+    expect(report()).toEqual(REPORT);
+  });
+
+  it('finds the marker after a false start that shares its beginning', () => {
+    const { collector, report } = reporting();
+    const falseStart = MARKER.subarray(0, 10);
+
+    feed(collector, [frame(STDOUT, falseStart), frame(STDOUT, Buffer.concat([MARKER, REPORT]))]);
+
+    expect(collector.stdout.bytes).toEqual(falseStart);
+    expect(report()).toEqual(REPORT);
+  });
+
+  it('gives back stdout that ends with any beginning of the marker, complete, after end()', () => {
+    const differing: number[] = [];
+
+    for (let length = 1; length < MARKER.length; length += 1) {
+      const { collector, report } = reporting();
+      const stdout = Buffer.concat([Buffer.from('output'), MARKER.subarray(0, length)]);
+      feed(collector, [frame(STDOUT, stdout)]);
+      const right = collector.stdout.bytes.equals(stdout) && collector.stdout.totalBytes === stdout.length
+        && report().length === 0 && !collector.reportStarted;
+      if (!right) differing.push(length);
+    }
+
+    expect(differing).toEqual([]);
+  });
+
+  it('holds back fewer bytes than the marker has until end()', () => {
+    const { collector } = reporting();
+    const stdout = Buffer.alloc(100, 'x');
+
+    collector.push(frame(STDOUT, stdout));
+
+    expect(collector.stdout.bytes.length).toBeGreaterThanOrEqual(stdout.length - (MARKER.length - 1));
+    collector.end();
+    expect(collector.stdout.bytes).toEqual(stdout);
+  });
+
+  it('gives back output with no marker at all whole after end()', () => {
+    const { collector, report } = reporting();
+
+    feed(collector, [mixed]);
+
+    expect(collector.stdout).toEqual(collect([mixed]).stdout);
+    expect(collector.stderr).toEqual(collect([mixed]).stderr);
+    expect(report()).toEqual(Buffer.alloc(0));
+    expect(collector.reportStarted).toBe(false);
+  });
+
+  it('gives back stdout shorter than the marker whole after end()', () => {
+    const { collector } = reporting();
+
+    feed(collector, [frame(STDOUT, 'ok')]);
+
+    expect(collector.stdout).toEqual({ bytes: Buffer.from('ok'), truncated: false, totalBytes: 2 });
+  });
+
+  it('caps and counts stdout held back until end() like any other', () => {
+    const { collector, onFlood } = reporting({ limitBytes: 3, floodAllowanceBytes: 1 });
+
+    feed(collector, [frame(STDOUT, 'abcde')]);
+
+    expect(collector.stdout).toEqual({ bytes: Buffer.from('abc'), truncated: true, totalBytes: 5 });
+    expect(onFlood).toHaveBeenCalledTimes(1);
+  });
+
+  it('changes nothing when end() is called twice', () => {
+    const { collector } = reporting();
+
+    feed(collector, [frame(STDOUT, 'some output')]);
+    collector.end();
+
+    expect(collector.stdout).toEqual({ bytes: Buffer.from('some output'), truncated: false, totalBytes: 11 });
   });
 });

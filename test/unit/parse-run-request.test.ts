@@ -1,8 +1,10 @@
 import request from 'supertest';
-import { makeTgz, readTgz, type TestEntry } from './support/tgz';
+import zlib from 'node:zlib';
+import { makeTgz, readTar, type TestEntry } from './support/tgz';
 import { makeTestApp, RESULT } from './support/test-app';
 
 const BUSYBOX = 'warmpool-test/busybox';
+const PYTHON = 'warmpool-test/python';
 const IMAGES = 'warmpool-test/busybox, warmpool-test/python';
 const MAIN: TestEntry = { name: 'tmp/main.sh', content: 'echo hi\n', mode: 0o755 };
 
@@ -36,22 +38,63 @@ describe('POST /run as JSON', () => {
     expect(app.run).toHaveBeenCalledTimes(1);
     const [runRequest, signal] = app.run.mock.calls[0];
     expect(runRequest).toEqual({
-      image: BUSYBOX, archive: expect.any(Buffer), maxSeconds: 10, outputLimitBytes: 1024 * 1024, encoding: 'utf8',
+      image: BUSYBOX,
+      archive: expect.any(Buffer),
+      maxSeconds: 10,
+      outputLimitBytes: 1024 * 1024,
+      encoding: 'utf8',
+      returnFiles: true,
     });
     expect(signal).toBeInstanceOf(AbortSignal);
-    const entries = await readTgz(runRequest.archive);
+    const entries = await readTar(runRequest.archive);
     expect(entries.map((entry) => [entry.name, entry.content.toString()])).toEqual([
       ['tmp/main.sh', 'cat data.txt'],
       ['sandbox/data.txt', 'x'],
     ]);
   });
 
-  it('takes maxSeconds, outputLimitBytes and encoding when given', async () => {
+  it('takes maxSeconds, outputLimitBytes, encoding and returnFiles when given', async () => {
     const app = makeTestApp();
 
-    await postJson(app, { image: BUSYBOX, main: 'true', maxSeconds: 0.5, outputLimitBytes: 0, encoding: 'base64' });
+    await postJson(app, {
+      image: BUSYBOX, main: 'true', maxSeconds: 0.5, outputLimitBytes: 0, encoding: 'base64', returnFiles: false,
+    });
 
-    expect(app.run.mock.calls[0][0]).toMatchObject({ maxSeconds: 0.5, outputLimitBytes: 0, encoding: 'base64' });
+    expect(app.run.mock.calls[0][0])
+      .toMatchObject({ maxSeconds: 0.5, outputLimitBytes: 0, encoding: 'base64', returnFiles: false });
+  });
+
+  it('takes returnFiles from run.returnFiles when the run names no preference, and true when it does', async () => {
+    const app = makeTestApp({ run: { returnFiles: false } });
+
+    await postJson(app, { image: BUSYBOX, main: 'true' });
+    await postJson(app, { image: BUSYBOX, main: 'true', returnFiles: true });
+
+    expect(app.run.mock.calls.map(([runRequest]) => runRequest.returnFiles)).toEqual([false, true]);
+  });
+
+  it('takes the default outputLimitBytes from the pool of the image', async () => {
+    const app = makeTestApp({
+      pools: [{ image: BUSYBOX, size: 1, outputLimitBytes: 500 }, { image: PYTHON, size: 1 }],
+    });
+
+    await postJson(app, { image: BUSYBOX, main: 'true' });
+    await postJson(app, { image: PYTHON, main: 'true' });
+
+    expect(app.run.mock.calls.map(([runRequest]) => [runRequest.image, runRequest.outputLimitBytes]))
+      .toEqual([[BUSYBOX, 500], [PYTHON, 1024 * 1024]]);
+  });
+
+  it('lets a run go above its pool\'s default output limit, up to the run ceiling', async () => {
+    const app = makeTestApp({ pools: [{ image: BUSYBOX, size: 1, outputLimitBytes: 500 }] });
+
+    await postJson(app, { image: BUSYBOX, main: 'true', outputLimitBytes: 16 * 1024 * 1024 });
+    const tooMuch = await postJson(app, { image: BUSYBOX, main: 'true', outputLimitBytes: 16 * 1024 * 1024 + 1 });
+
+    expect(app.run.mock.calls[0][0].outputLimitBytes).toBe(16 * 1024 * 1024);
+    expect(tooMuch.status).toBe(400);
+    expect(tooMuch.body.error)
+      .toBe('outputLimitBytes: expected a whole number of bytes from 0 to 16777216, got 16777217');
   });
 
   it('takes the configured run defaults and ceilings', async () => {
@@ -81,7 +124,7 @@ describe('POST /run as JSON', () => {
     ['a main that is not text', { image: BUSYBOX, main: ['echo'] },
       'main: expected the text of /tmp/main.sh, got ["echo"]'],
     ['an unknown field', { image: BUSYBOX, main: 'true', timeout: 5 },
-      'timeout: unknown field; expected only image, main, files, maxSeconds, outputLimitBytes, encoding'],
+      'timeout: unknown field; expected only image, main, files, maxSeconds, outputLimitBytes, encoding, returnFiles'],
     ['files that are not an object', { image: BUSYBOX, main: 'true', files: ['a.txt'] },
       'files: expected an object of relative path to text, got ["a.txt"]'],
     ['a file that is not text', { image: BUSYBOX, main: 'true', files: { 'a.txt': 5 } },
@@ -131,6 +174,18 @@ describe('POST /run as JSON', () => {
       + `got ${JSON.stringify(outputLimitBytes)}`);
   });
 
+  it.each<[string, unknown]>([
+    ['text', 'true'],
+    ['a number', 1],
+    ['null', null],
+  ])('answers 400 naming returnFiles for returnFiles as %s', async (_what, returnFiles) => {
+    const app = makeTestApp();
+
+    const response = await postJson(app, { image: BUSYBOX, main: 'true', returnFiles });
+
+    expectRefused(app, response, 400, `returnFiles: expected true or false, got ${JSON.stringify(returnFiles)}`);
+  });
+
   it.each(['hex', 'UTF8', ''])('answers 400 naming encoding for encoding %j', async (encoding) => {
     const app = makeTestApp();
 
@@ -165,7 +220,7 @@ describe('POST /run as JSON', () => {
 });
 
 describe('POST /run as a gzip\'d tar', () => {
-  it('hands the runner the archive as sent, with settings from the query', async () => {
+  it('hands the runner the archive unzipped, with settings from the query', async () => {
     const app = makeTestApp();
     const archive = await makeTgz([MAIN, { name: 'sandbox/data.txt', content: 'x' }]);
 
@@ -175,8 +230,39 @@ describe('POST /run as a gzip\'d tar', () => {
     expect(response.status).toBe(200);
     expect(app.run).toHaveBeenCalledTimes(1);
     expect(app.run.mock.calls[0][0]).toEqual({
-      image: BUSYBOX, archive, maxSeconds: 2.5, outputLimitBytes: 100, encoding: 'base64',
+      image: BUSYBOX,
+      archive: zlib.gunzipSync(archive),
+      maxSeconds: 2.5,
+      outputLimitBytes: 100,
+      encoding: 'base64',
+      returnFiles: true,
     });
+  });
+
+  it.each([['true', true], ['false', false]])('takes returnFiles=%s from the query', async (text, returnFiles) => {
+    const app = makeTestApp({ run: { returnFiles: !returnFiles } });
+
+    await postArchive(app, await makeTgz([MAIN]), { image: BUSYBOX, returnFiles: text });
+
+    expect(app.run.mock.calls[0][0].returnFiles).toBe(returnFiles);
+  });
+
+  it('takes returnFiles from run.returnFiles when the query names none', async () => {
+    const app = makeTestApp({ run: { returnFiles: false } });
+
+    await postArchive(app, await makeTgz([MAIN]), { image: BUSYBOX });
+
+    expect(app.run.mock.calls[0][0].returnFiles).toBe(false);
+  });
+
+  it('takes the default outputLimitBytes from the pool of the image, and a query value over it', async () => {
+    const app = makeTestApp({ pools: [{ image: BUSYBOX, size: 1, outputLimitBytes: 500 }] });
+    const archive = await makeTgz([MAIN]);
+
+    await postArchive(app, archive, { image: BUSYBOX });
+    await postArchive(app, archive, { image: BUSYBOX, outputLimitBytes: '2000' });
+
+    expect(app.run.mock.calls.map(([runRequest]) => runRequest.outputLimitBytes)).toEqual([500, 2000]);
   });
 
   it.each(['application/x-gzip', 'application/x-tar+gzip'])('takes the content type %s too', async (type) => {
@@ -226,12 +312,43 @@ describe('POST /run as a gzip\'d tar', () => {
       'outputLimitBytes: expected a number, got ""'],
     ['a fractional outputLimitBytes', { image: BUSYBOX, outputLimitBytes: '1.5' },
       'outputLimitBytes: expected a whole number of bytes from 0 to 16777216, got 1.5'],
+    ['a hexadecimal outputLimitBytes', { image: BUSYBOX, outputLimitBytes: '0x10' },
+      'outputLimitBytes: expected a number, got "0x10"'],
+    ['an outputLimitBytes in exponent notation', { image: BUSYBOX, outputLimitBytes: '1e1' },
+      'outputLimitBytes: expected a number, got "1e1"'],
+    ['a maxSeconds in exponent notation', { image: BUSYBOX, maxSeconds: '1e1' },
+      'maxSeconds: expected a number, got "1e1"'],
+    ['a hexadecimal maxSeconds', { image: BUSYBOX, maxSeconds: '0x10' },
+      'maxSeconds: expected a number, got "0x10"'],
+    ['a maxSeconds with a sign', { image: BUSYBOX, maxSeconds: '+5' },
+      'maxSeconds: expected a number, got "+5"'],
+    ['a maxSeconds with spaces', { image: BUSYBOX, maxSeconds: ' 5' },
+      'maxSeconds: expected a number, got " 5"'],
+    ['returnFiles that is not true or false', { image: BUSYBOX, returnFiles: 'yes' },
+      'returnFiles: expected true or false, got "yes"'],
+    ['returnFiles of 1', { image: BUSYBOX, returnFiles: '1' },
+      'returnFiles: expected true or false, got "1"'],
+    ['an empty returnFiles', { image: BUSYBOX, returnFiles: '' },
+      'returnFiles: expected true or false, got ""'],
+    ['returnFiles in capitals', { image: BUSYBOX, returnFiles: 'TRUE' },
+      'returnFiles: expected true or false, got "TRUE"'],
     ['an unknown encoding', { image: BUSYBOX, encoding: 'latin1' },
       'encoding: expected "utf8" or "base64", got "latin1"'],
+    ['an unknown parameter', { image: BUSYBOX, timeout: '5' },
+      'timeout: unknown query parameter; expected only image, maxSeconds, outputLimitBytes, encoding, returnFiles'],
   ])('answers 400 for %s in the query', async (_what, query, message) => {
     const app = makeTestApp();
 
     expectRefused(app, await postArchive(app, await makeTgz([MAIN]), query), 400, message);
+  });
+
+  it('answers 400 for returnFiles given twice in the query', async () => {
+    const app = makeTestApp();
+
+    const response = await request(app.app).post(`/run?image=${BUSYBOX}&returnFiles=true&returnFiles=false`)
+      .set('content-type', 'application/gzip').send(await makeTgz([MAIN]));
+
+    expectRefused(app, response, 400, 'returnFiles: expected true or false, got ["true","false"]');
   });
 
   it('answers 404 for an unknown image in the query', async () => {

@@ -112,7 +112,8 @@ describe('Pool.status', () => {
     const { pool } = makePool({ size: 2 });
 
     expect(pool.status()).toEqual({
-      image: IMAGE, size: 2, ready: 0, starting: 0, leased: 0, removing: 0, hits: 0, misses: 0, created: 0, failed: 0,
+      image: IMAGE, size: 2, ready: 0, starting: 0, leased: 0, removing: 0, creatingOnDemand: 0, hits: 0, misses: 0,
+      created: 0, failed: 0,
     });
   });
 
@@ -237,7 +238,10 @@ describe('Pool.checkout', () => {
   });
 
   it('keeps the checkout and its container when telling peers throws', async () => {
-    const { pool, factory } = await filledPool({ size: 1, onCheckout: () => { throw new Error('peer list broken'); } });
+    const onCheckout = () => {
+      throw new Error('peer list broken');
+    };
+    const { pool, factory } = await filledPool({ size: 1, onCheckout });
 
     const lease = await pool.checkout();
 
@@ -325,16 +329,56 @@ describe('Pool.release', () => {
     expect(factory.removed).toEqual([containerId]);
   });
 
-  it('forgets a container whose removal failed, without the error reaching anyone', async () => {
+  it('tries a failed removal again after 1, 2 and 4 s, then forgets the container, the error reaching nobody',
+    async () => {
+      const { pool, factory } = await filledPool({ size: 1 });
+      factory.removeError = new Error('removal of container-1 is already in progress');
+      const { containerId } = await pool.checkout();
+
+      pool.release(containerId);
+      await flushPromises();
+      expect(factory.removed).toEqual([containerId]);
+      await jest.advanceTimersByTimeAsync(999);
+      expect(factory.removed).toHaveLength(1);
+      await jest.advanceTimersByTimeAsync(1);
+      expect(factory.removed).toHaveLength(2);
+      await jest.advanceTimersByTimeAsync(2000);
+      expect(factory.removed).toHaveLength(3);
+      expect(pool.status()).toMatchObject({ leased: 0, removing: 1 });
+      await jest.advanceTimersByTimeAsync(4000);
+
+      expect(factory.removed).toEqual([containerId, containerId, containerId, containerId]);
+      expect(pool.status()).toMatchObject({ leased: 0, removing: 0 });
+      await jest.advanceTimersByTimeAsync(60_000);
+      expect(factory.removed).toHaveLength(4);
+    });
+
+  it('does not try a removal again while the engine is away', async () => {
+    const { pool, factory } = await filledPool({ size: 1 });
+    factory.removeError = new EngineUnavailableError('the Docker Engine does not answer');
+    const { containerId } = await pool.checkout();
+
+    pool.release(containerId);
+    await jest.advanceTimersByTimeAsync(60_000);
+
+    expect(factory.removed).toEqual([containerId]);
+    expect(pool.status()).toMatchObject({ leased: 0, removing: 0 });
+  });
+
+  it('ends a removal that succeeds on a later try', async () => {
     const { pool, factory } = await filledPool({ size: 1 });
     factory.removeError = new Error('removal of container-1 is already in progress');
     const { containerId } = await pool.checkout();
 
     pool.release(containerId);
     await flushPromises();
+    factory.removeError = undefined;
+    await jest.advanceTimersByTimeAsync(1000);
 
-    expect(factory.removed).toEqual([containerId]);
-    expect(pool.status()).toMatchObject({ leased: 0, removing: 0 });
+    expect(factory.removed).toEqual([containerId, containerId]);
+    expect(pool.status()).toMatchObject({ removing: 0 });
+    await jest.advanceTimersByTimeAsync(60_000);
+    expect(factory.removed).toHaveLength(2);
   });
 });
 

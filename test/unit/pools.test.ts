@@ -1,4 +1,4 @@
-import { DEFAULT_LIMITS } from '../../src/config/defaults';
+import { DEFAULT_LIMITS, DEFAULT_RUN } from '../../src/config/defaults';
 import type { ListedContainer } from '../../src/engine/docker-engine';
 import { ShuttingDownError, UnknownImageError } from '../../src/errors';
 import { createLogger } from '../../src/log/logger';
@@ -31,8 +31,8 @@ function makePools(overrides: Partial<PoolsOptions> = {}) {
   const pools = new Pools({
     replicaId: REPLICA,
     pools: [
-      { image: BUSYBOX, size: 2, limits: DEFAULT_LIMITS },
-      { image: PYTHON, size: 1, limits: { ...DEFAULT_LIMITS, memoryMb: 512 } },
+      { image: BUSYBOX, size: 2, limits: DEFAULT_LIMITS, outputLimitBytes: DEFAULT_RUN.outputLimitBytes },
+      { image: PYTHON, size: 1, limits: { ...DEFAULT_LIMITS, memoryMb: 512 }, outputLimitBytes: 4096 },
     ],
     creationConcurrency: 4,
     factory,

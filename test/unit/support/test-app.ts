@@ -18,8 +18,9 @@ export const RESULT: RunResult = {
   signal: null,
   outcome: 'completed',
   warm: true,
+  files: null,
   durationMs: 12.5,
-  timings: { checkoutMs: 1.5, executeMs: 11, totalMs: 12.5 },
+  timings: { queuedMs: 0.5, checkoutMs: 1, executeMs: 10, collectMs: 1, totalMs: 12.5 },
 };
 
 /**

@@ -19,6 +19,11 @@ export interface ReadEntry {
 
 /** Builds a gzip'd tar from entries exactly as given, bad ones included. */
 export async function makeTgz(entries: TestEntry[]): Promise<Buffer> {
+  return zlib.gzipSync(await makeTar(entries));
+}
+
+/** Builds a plain tar, as `tar -cf -` writes one, from entries exactly as given. */
+export async function makeTar(entries: TestEntry[]): Promise<Buffer> {
   const pack = tar.pack();
   for (const entry of entries) {
     const { name, type = 'file', mode, linkname, content = '' } = entry;
@@ -29,11 +34,16 @@ export async function makeTgz(entries: TestEntry[]): Promise<Buffer> {
 
   const chunks: Buffer[] = [];
   for await (const chunk of pack) chunks.push(chunk as Buffer);
-  return zlib.gzipSync(Buffer.concat(chunks));
+  return Buffer.concat(chunks);
 }
 
 /** Reads every entry of a gzip'd tar back, content included. */
-export async function readTgz(archive: Buffer): Promise<ReadEntry[]> {
+export function readTgz(archive: Buffer): Promise<ReadEntry[]> {
+  return readTar(zlib.gunzipSync(archive));
+}
+
+/** Reads every entry of a plain tar back, content included. */
+export async function readTar(archive: Buffer): Promise<ReadEntry[]> {
   const extract = tar.extract();
   const entries: ReadEntry[] = [];
 
@@ -49,7 +59,7 @@ export async function readTgz(archive: Buffer): Promise<ReadEntry[]> {
     extract.on('finish', resolve);
     extract.on('error', reject);
   });
-  Readable.from([zlib.gunzipSync(archive)]).pipe(extract);
+  Readable.from([archive]).pipe(extract);
 
   await done;
   return entries;
