@@ -76,6 +76,7 @@ export class Daemon {
     this.watcher.on('down', () => this.pools.engineLost());
     this.watcher.on('up', () => void this.engineUp());
     this.watcher.on('gone', ({ id }) => this.pools.containerGone(id));
+    this.engine.onUnreachable((reason) => this.watcher.suspect(reason));
 
     // Listen first: a port already taken must stop start-up before any container exists.
     const address = await this.listen();
@@ -144,9 +145,15 @@ export class Daemon {
 
     await this.inFlight.close();
     this.watcher.stop();
-    await this.pools.close();
+    try {
+      await this.pools.close();
+      this.log.info('shut down; every container of this replica is removed');
+    } catch (error) {
+      // Nothing more can be done now; the next start of this replica sweeps what is left.
+      this.log.warn('shut down, but could not remove this replica\'s containers; its next start will',
+        { error: (error as Error).message });
+    }
     await closed;
-    this.log.info('shut down; every container of this replica is removed');
   }
 
   private async closeServer(): Promise<void> {

@@ -28,17 +28,19 @@ async function main(): Promise<void> {
 }
 
 function watchProcess(daemon: Daemon, log: ReturnType<typeof createLogger>): void {
+  let forced = false;
   let signals = 0;
   const stop = (signal: string) => {
     signals += 1;
     if (signals > 1) {
+      forced = true;
       // A second signal means "now": runs under way are dropped, but no container is left behind.
       log.warn('received a second signal; removing this replica\'s containers and exiting now', { signal });
       daemon.pools.closeNow().finally(() => process.exit(1));
       return;
     }
     log.info('received a signal; finishing the runs under way', { signal });
-    daemon.stop().then(() => process.exit(0), (error: Error) => {
+    daemon.stop().then(() => process.exit(forced ? 1 : 0), (error: Error) => {
       log.error('shutdown failed', { error: error.message, stack: error.stack });
       process.exit(1);
     });

@@ -35,11 +35,18 @@ export interface ExecStatus {
  * gone" count as success where the caller's goal is met anyway.
  */
 export class DockerEngine {
+  private readonly unreachableListeners: Array<(reason: string) => void> = [];
+
   constructor(
     private readonly docker: Docker,
     private readonly log: Logger,
     private readonly callTimeoutMs: number,
   ) {}
+
+  /** Tells `listener` each time a call finds the engine unreachable, so the watcher need not wait for its ping. */
+  onUnreachable(listener: (reason: string) => void): void {
+    this.unreachableListeners.push(listener);
+  }
 
   async ping(): Promise<void> {
     await this.call('ping', undefined, () => this.docker.ping());
@@ -164,6 +171,9 @@ export class DockerEngine {
       }
       const classified = classify(error, verb, container);
       this.log.debug(`docker ${verb} failed`, { container, error: classified.message });
+      if (classified instanceof EngineUnavailableError) {
+        for (const listener of this.unreachableListeners) listener(classified.message);
+      }
       throw classified;
     } finally {
       clearTimeout(timer);

@@ -22,7 +22,10 @@ export function errorHandler(log: Logger): ErrorRequestHandler {
     const bodyError = BODY_ERRORS[(error as { type?: string }).type ?? ''];
     const [status, message] = bodyError ? bodyError(error) : [statusOf(error), messageOf(error)];
 
-    if (status >= 500) {
+    if (status === 503) {
+      // The engine away, a full queue, a shutdown: states an operator watches, not faults with stacks.
+      log.warn('request refused for now', { method: req.method, path: req.path, image: res.locals.image, error: message });
+    } else if (status >= 500) {
       log.error('request failed', {
         method: req.method, path: req.path, status, image: res.locals.image, error: message, stack: (error as Error).stack,
       });

@@ -15,8 +15,10 @@ const QUERY_FIELDS = ['image', 'maxSeconds', 'outputLimitBytes', 'encoding', 're
  * checked here, before any container is taken.
  */
 export async function parseRunRequest(req: Request, run: RunConfig, pools: readonly PoolConfig[]): Promise<RunRequest> {
-  if (req.is('application/json')) return parseJsonRun(req.body, run, pools);
-  if (req.is(ARCHIVE_TYPES)) return parseArchiveRun(req.body, req.query, run, pools);
+  // By the Content-Type header alone: express's req.is() says nothing for a request without a body.
+  const type = (req.headers['content-type'] ?? '').split(';')[0].trim().toLowerCase();
+  if (type === 'application/json') return parseJsonRun(req.body, run, pools);
+  if (ARCHIVE_TYPES.includes(type)) return parseArchiveRun(req.body, req.query, run, pools);
   throw new UnsupportedMediaTypeError(
     `expected Content-Type application/json or application/gzip, got ${req.headers['content-type'] ?? 'none'}`,
   );

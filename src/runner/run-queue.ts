@@ -43,7 +43,9 @@ export class RunQueue {
    */
   schedule<T>(image: string, signal: AbortSignal, task: () => Promise<T>): Promise<T> {
     if (signal.aborted) return Promise.reject(signal.reason);
-    if (this.waitingCount >= this.options.maxWaiting) {
+    // Only a run that would have to wait counts against the waiting room; one a free slot takes never does.
+    const wouldWait = this.all.pending + this.waitingCount >= this.options.concurrency;
+    if (wouldWait && this.waitingCount >= this.options.maxWaiting) {
       return Promise.reject(new QueueFullError(
         `too many runs are waiting (${this.waitingCount} waiting, ${this.all.pending} under way); retry shortly`,
       ));

@@ -35,8 +35,9 @@ export interface RunnerOptions {
   statusPollMs?: number;
 }
 
-/** The status a shell gives a child killed by SIGKILL, as the OOM killer does. */
-const SIGKILL_STATUS = 137;
+/** How often, and how far apart, to look whether a container that gave no report has stopped. */
+const CONTAINER_LOST_LOOKS = 6;
+const CONTAINER_LOST_LOOK_MS = 50;
 
 interface Execution {
   stdout: CollectedStream;
@@ -159,6 +160,10 @@ export class Runner {
     const marker = `warmpool-report-${randomBytes(16).toString('hex')}`;
     const report = new AfterRunReport(sent && compareSandbox(sent, this.options.filesOut));
     let mainEndedAt: number | undefined;
+    // The report is a tar of /sandbox, so it cannot honestly be much larger than the tmpfs. A
+    // program that learned the marker could write on after it; past this it counts as a flood.
+    const maxReportBytes = (pool.limits.sandboxSizeMb + 1) * 1024 * 1024;
+    let reportBytes = 0;
     const output = new OutputCollector(
       { limitBytes: request.outputLimitBytes, floodAllowanceBytes: this.options.floodAllowanceBytes },
       {
@@ -166,6 +171,11 @@ export class Runner {
         reportMarker: Buffer.from(marker),
         onReport: (payload) => {
           mainEndedAt ??= performance.now();
+          reportBytes += payload.length;
+          if (reportBytes > maxReportBytes) {
+            void stop('output_limit').catch((error: Error) => this.warnStopFailed(id, error));
+            return;
+          }
           report.push(payload);
         },
       },
@@ -211,14 +221,23 @@ export class Runner {
     return { ...collected, exitCode, report: parsed };
   }
 
+  /**
+   * The exec ended without a report: either the program killed the shell running it (the
+   * container lives on) or the container itself was killed or removed from outside. The engine
+   * records a container's end a moment after its streams close, so look a few times.
+   */
   private async throwIfContainerLost(id: string): Promise<void> {
-    const info = await this.options.engine.inspectContainer(id).catch((error: Error) => {
-      if (error instanceof WarmpoolError && error.status === 503) throw error;
-      return undefined;
-    });
-    if (info?.State.Running) return;
-    throw new ContainerLostError(`the run's container ${shortId(id)} stopped before the run finished `
-      + '(the engine restarted or the container was removed); retry the run');
+    for (let look = 0; look < CONTAINER_LOST_LOOKS; look += 1) {
+      const info = await this.options.engine.inspectContainer(id).catch((error: Error) => {
+        if (error instanceof WarmpoolError && error.status === 503) throw error;
+        return undefined;
+      });
+      if (!info?.State.Running) {
+        throw new ContainerLostError(`the run's container ${shortId(id)} stopped before the run finished `
+          + '(the engine restarted or the container was killed or removed); retry the run');
+      }
+      await new Promise((resolve) => setTimeout(resolve, CONTAINER_LOST_LOOK_MS));
+    }
   }
 
   /**
@@ -251,7 +270,9 @@ export class Runner {
   }
 
   private result(request: RunRequest, execution: Execution, warm: boolean, timings: RunTimings): RunResult {
-    const oom = execution.exitCode === SIGKILL_STATUS && (execution.report?.oomKills ?? 0) > 0;
+    // Any process of the run killed for memory makes it an oom run, even when main.sh went on and
+    // ended well: the caller needs to know the program did not get the memory it asked for.
+    const oom = (execution.report?.oomKills ?? 0) > 0;
     const outcome: RunOutcome = execution.stoppedFor ?? (oom ? 'oom' : 'completed');
     const rounded = {
       queuedMs: round(timings.queuedMs),

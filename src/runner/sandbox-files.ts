@@ -51,6 +51,9 @@ export function compareSandbox(before: Map<string, string>, limits: FilesOutLimi
   /** Every regular file met, by path: hard links in the tar point back to these. */
   const seen = new Map<string, { fingerprint: string; size: number }>();
   const changed: ChangedFile[] = [];
+  /** Text of files left as they were, kept (within maxTotalBytes) only for hard links that name them. */
+  const unchanged = new Map<string, { content: string | null; binary: boolean; truncated: boolean }>();
+  let unchangedBytes = 0;
   let keptBytes = 0;
   let truncated = false;
 
@@ -71,13 +74,19 @@ export function compareSandbox(before: Map<string, string>, limits: FilesOutLimi
   const read = readTar(extract, limits.maxFileBytes, ({ name, type, size, head, fingerprint, linkname }) => {
     if (type === 'file') {
       const text = textOf(head, size > head.length);
-      take(name, size, fingerprint, text, text === null, text !== null && size > head.length);
+      const cut = text !== null && size > head.length;
+      if (before.get(name) === fingerprint && unchangedBytes + head.length <= limits.maxTotalBytes) {
+        unchanged.set(name, { content: text, binary: text === null, truncated: cut });
+        unchangedBytes += head.length;
+      }
+      take(name, size, fingerprint, text, text === null, cut);
       return;
     }
     // A second name of a file tar already wrote: same content, known by the first name.
-    const target = type === 'link' && linkname !== undefined ? seen.get(normalize(linkname)) : undefined;
-    if (!target) return;
-    const known = changed.find((file) => file.path === normalize(linkname as string));
+    const targetPath = type === 'link' && linkname !== undefined ? normalize(linkname) : undefined;
+    const target = targetPath !== undefined ? seen.get(targetPath) : undefined;
+    if (!target || targetPath === undefined) return;
+    const known = changed.find((file) => file.path === targetPath) ?? unchanged.get(targetPath);
     take(name, target.size, target.fingerprint, known?.content ?? null, known?.binary ?? false, known?.truncated ?? true);
   });
 
@@ -86,6 +95,8 @@ export function compareSandbox(before: Map<string, string>, limits: FilesOutLimi
     deleted: [...before.keys()].filter((path) => !seen.has(path)).sort(),
     truncated,
   }));
+  // Handled here as well as by whoever awaits it, so a broken tar never counts as an unhandled rejection.
+  result.catch(() => {});
   return {
     write: (chunk) => { extract.write(chunk); },
     end: () => { extract.end(Buffer.alloc(0)); },

@@ -109,6 +109,12 @@ describe('memory', () => {
     expect(result).toMatchObject({ outcome: 'oom', exitCode: 137, signal: 'SIGKILL', stdout: { content: 'allocating\n' } });
   });
 
+  it('reports oom even when main.sh goes on after the killed program and ends well', async () => {
+    const result = await run(replica.url, PYTHON, 'python3 -c "x = bytearray(512 * 1024 * 1024)"; echo after');
+
+    expect(result).toMatchObject({ outcome: 'oom', exitCode: 0, stdout: { content: 'after\n' } });
+  });
+
   it('does not mistake a plain SIGKILL for an oom', async () => {
     const result = await run(replica.url, PYTHON, 'kill -KILL $$');
 

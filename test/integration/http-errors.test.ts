@@ -27,6 +27,7 @@ describe('the HTTP API against the real engine', () => {
     const before = await poolLevels(replica.url, BUSYBOX);
     const bad = [
       { body: '{"image": ', status: 400, message: /not valid JSON/ },
+      { body: '', status: 400, message: /image: expected one of/ },
       { body: JSON.stringify({ main: 'echo' }), status: 400, message: /image/ },
       { body: JSON.stringify({ image: BUSYBOX }), status: 400, message: /main/ },
       { body: JSON.stringify({ image: 'not/configured', main: 'echo' }), status: 404, message: /not configured/ },

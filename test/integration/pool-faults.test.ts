@@ -3,8 +3,8 @@ import { useReplica } from '../support/use-replica';
 
 describe('pooled containers that die, and images that cannot be created', () => {
   const replica = useReplica('pool-faults', {
-      pools: [{ image: BUSYBOX, size: 2 }, { image: 'warmpool-test/no-such-image', size: 1 }],
-    });
+    pools: [{ image: BUSYBOX, size: 2 }, { image: 'warmpool-test/no-such-image', size: 1 }],
+  }, { waitFor: [BUSYBOX] });
 
   async function readyIds(): Promise<string[]> {
     const containers = await replicaContainers(replica.config.replicaId);
@@ -44,6 +44,27 @@ describe('pooled containers that die, and images that cannot be created', () => 
 
     expect(result).toMatchObject({ stdout: { content: 'fine\n' }, exitCode: 0 });
     await waitForFullPool(replica.url, BUSYBOX);
+  });
+
+  it('answers 503 when the container of a run under way is killed from outside', async () => {
+    await waitForFullPool(replica.url, BUSYBOX);
+    const answer = postRun(replica.url, { image: BUSYBOX, main: 'echo started; sleep 20', maxSeconds: 30 });
+    // The run's container is the one whose processes include the run's sleep; refills run too, briefly.
+    let leased: { Id: string } | undefined;
+    await eventually(async () => {
+      for (const container of await replicaContainers(replica.config.replicaId)) {
+        if (container.State !== 'running') continue;
+        const top = await docker.getContainer(container.Id).top().catch(() => ({ Processes: [] }));
+        if ((top.Processes ?? []).some((process: string[]) => process.join(' ').includes('sleep 20'))) leased = container;
+      }
+      return leased !== undefined;
+    }, 10_000, 'run under way');
+
+    await docker.getContainer(leased!.Id).kill();
+
+    const { status, body } = await answer;
+    expect(status).toBe(503);
+    expect(body.error).toMatch(/stopped before the run finished/);
   });
 
   it('shows an image that cannot be created in /pools, retries it calmly, and answers its runs clearly', async () => {

@@ -79,6 +79,25 @@ describe('a replica across crashes, restarts and shutdown', () => {
     expect(await replicaContainers(replicaId)).toHaveLength(0);
   });
 
+  it('on a second signal stops at once, removes every container and exits 1', async () => {
+    daemon = await spawnDaemon(replicaId, config);
+    await listening(daemon);
+    await waitForFullPool(daemon.url, BUSYBOX);
+    const answer = fetch(`${daemon.url}/run`, {
+      method: 'POST', headers: { 'content-type': 'application/json' },
+      body: JSON.stringify({ image: BUSYBOX, main: 'sleep 20', maxSeconds: 30 }),
+    }).then((response) => response.status, () => 'hung up');
+    await eventually(async () => (await poolLevels(daemon!.url, BUSYBOX)).leased === 1, 10_000, 'run under way');
+
+    daemon.child.kill('SIGTERM');
+    await new Promise((resolve) => setTimeout(resolve, 300));
+    daemon.child.kill('SIGTERM');
+
+    expect(await daemon.exited).toBe(1);
+    expect(await replicaContainers(replicaId)).toHaveLength(0);
+    expect(await answer).not.toBe(200);
+  });
+
   it('on SIGTERM lets a run under way finish before removing its container', async () => {
     daemon = await spawnDaemon(replicaId, config);
     await listening(daemon);

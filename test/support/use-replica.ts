@@ -3,6 +3,8 @@ import { expectHealthy, removeReplicaContainers, type RunningDaemon, startDaemon
 export interface UseReplicaOptions {
   /** After each test, check the replica still answers warm, is back to size and leaks nothing. */
   healthyAfterEach?: boolean;
+  /** The pools to wait for before the tests; default every pool. */
+  waitFor?: string[];
 }
 
 /**
@@ -18,7 +20,8 @@ export function useReplica(name: string, file: Record<string, unknown>, options:
 
   beforeAll(async () => {
     current = await startDaemon(name, file);
-    for (const pool of current.config.pools) await waitForFullPool(current.url, pool.image);
+    const images = options.waitFor ?? current.config.pools.map((pool) => pool.image);
+    for (const image of images) await waitForFullPool(current.url, image);
   });
   if (options.healthyAfterEach) afterEach(() => expectHealthy(started()));
   afterAll(async () => {

@@ -68,6 +68,18 @@ describe('RunQueue', () => {
     await expect(nextResult).resolves.toBe('next');
   });
 
+  it('with no waiting room still runs what a free slot can take at once', async () => {
+    const queue = new RunQueue({ concurrency: 1, maxWaiting: 0 });
+    const first = heldTask();
+
+    const running = queue.schedule('image', open(), first.task);
+    await flushPromises();
+    await expect(queue.schedule('image', open(), jest.fn())).rejects.toBeInstanceOf(QueueFullError);
+
+    first.finish('ran');
+    await expect(running).resolves.toBe('ran');
+  });
+
   it('refuses a run whose signal has already fired', async () => {
     const queue = new RunQueue({ concurrency: 1, maxWaiting: 1 });
     const caller = new AbortController();

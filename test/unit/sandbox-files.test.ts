@@ -364,3 +364,21 @@ describe('compareSandbox', () => {
     await expect(comparison.result).rejects.toThrow();
   });
 });
+
+describe('compareSandbox and hard links to files left as they were', () => {
+  it('gives a new name of an unchanged file its content, whichever name tar writes first', async () => {
+    const before = await sent({ 'a.txt': 'kept\n' });
+    const tar = await sandboxTar([
+      { name: './a.txt', content: 'kept\n' },
+      { name: './b.txt', type: 'link', linkname: './a.txt' },
+    ]);
+
+    const files = await compare(before, tar);
+
+    expect(files).toEqual({
+      changed: [{ path: 'b.txt', change: 'created', size: 5, content: 'kept\n', truncated: false, binary: false }],
+      deleted: [],
+      truncated: false,
+    });
+  });
+});
