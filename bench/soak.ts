@@ -122,8 +122,20 @@ async function main(): Promise<void> {
 
     report(outcomes, outage, { memoryBefore, memoryAfter, leaked, exitCode: code, seconds: (performance.now() - startedAt) / 1000 });
   } finally {
+    await stopAndSweep(daemon, replicaId);
+  }
+}
+
+/** However the soak ends, the daemon stops and nothing labelled with its replica is left behind. */
+async function stopAndSweep(daemon: ChildProcess, replicaId: string): Promise<void> {
+  if (daemon.exitCode === null && daemon.signalCode === null) {
+    daemon.kill('SIGTERM');
+    const exited = new Promise((done) => daemon.once('exit', done));
+    await Promise.race([exited, new Promise((done) => setTimeout(done, 90_000))]);
     daemon.kill('SIGKILL');
   }
+  const left = await docker.listContainers({ all: true, filters: { label: [`warmpool.replica=${replicaId}`] } });
+  await Promise.all(left.map((container) => docker.getContainer(container.Id).remove({ force: true }).catch(() => {})));
 }
 
 function startDaemon(replicaId: string, port: number): ChildProcess {
@@ -223,6 +235,7 @@ function report(outcomes: Outcome[], outage: { from: number; to: number }, figur
 
   console.log(`| figure | value |\n| --- | --- |`);
   console.log(`| runs | ${outcomes.length} (${normal.length} normal, ${outcomes.length - normal.length} hostile), ${CONCURRENCY} at once, ${Number(figures.seconds).toFixed(0)} s |`);
+  console.log(`| throughput | ${(outcomes.length / Number(figures.seconds)).toFixed(1)} runs/s, outage included |`);
   console.log(`| normal runs failed outside the engine outage | ${failedOutside.length} |`);
   console.log(`| normal runs failed during the outage (restart + 5 s) | ${failedDuring.length} of ${normal.length - normalOutside.length} |`);
   console.log(`| runs told 503 and retried after Retry-After | ${retried.length} |`);
