@@ -27,7 +27,10 @@ async function main(): Promise<void> {
   const config = parseConfig({ pools: [{ image: IMAGE, size: 4 }] }, { WARMPOOL_REPLICA_ID: replicaId, PORT: '0' });
   const warm = new Daemon(config, log);
   const warmUrl = `http://127.0.0.1:${(await warm.start()).port}`;
-  const coldConfig = parseConfig({ pools: [{ image: IMAGE, size: 0 }] }, { WARMPOOL_REPLICA_ID: `${replicaId}-cold`, PORT: '0' });
+  const coldConfig = parseConfig(
+    { pools: [{ image: IMAGE, size: 0 }] },
+    { WARMPOOL_REPLICA_ID: `${replicaId}-cold`, PORT: '0' },
+  );
   const cold = new Daemon(coldConfig, log);
   const coldUrl = `http://127.0.0.1:${(await cold.start()).port}`;
 
@@ -64,7 +67,7 @@ async function postRun(url: string): Promise<{ warm: boolean }> {
     headers: { 'content-type': 'application/json' },
     body: JSON.stringify({ image: IMAGE, main: 'echo hello' }),
   });
-  const body = await response.json() as { warm: boolean; stdout: { content: string } };
+  const body = (await response.json()) as { warm: boolean; stdout: { content: string } };
   if (body.stdout?.content !== 'hello\n') throw new Error(`unexpected answer ${JSON.stringify(body)}`);
   return body;
 }
@@ -72,10 +75,31 @@ async function postRun(url: string): Promise<{ warm: boolean }> {
 async function dockerRunCli(): Promise<void> {
   const l = DEFAULT_LIMITS;
   const { stdout } = await run('docker', [
-    'run', '--rm', '--network', 'none', '--read-only', '--init', '--cap-drop', 'ALL',
-    '--security-opt', 'no-new-privileges', '--pids-limit', String(l.pidsLimit), '--memory', `${l.memoryMb}m`,
-    '--memory-swap', `${l.memoryMb}m`, '--cpus', String(l.cpus), '--user', `${l.sandboxUid}:${l.sandboxGid}`,
-    '--tmpfs', `/tmp:rw,exec,size=${l.tmpSizeMb}m`, IMAGE, 'echo', 'hello',
+    'run',
+    '--rm',
+    '--network',
+    'none',
+    '--read-only',
+    '--init',
+    '--cap-drop',
+    'ALL',
+    '--security-opt',
+    'no-new-privileges',
+    '--pids-limit',
+    String(l.pidsLimit),
+    '--memory',
+    `${l.memoryMb}m`,
+    '--memory-swap',
+    `${l.memoryMb}m`,
+    '--cpus',
+    String(l.cpus),
+    '--user',
+    `${l.sandboxUid}:${l.sandboxGid}`,
+    '--tmpfs',
+    `/tmp:rw,exec,size=${l.tmpSizeMb}m`,
+    IMAGE,
+    'echo',
+    'hello',
   ]);
   if (stdout !== 'hello\n') throw new Error(`docker run printed ${JSON.stringify(stdout)}`);
 }
@@ -93,7 +117,7 @@ async function engineRun(replicaId: string): Promise<void> {
 
 async function waitForFullPool(url: string): Promise<void> {
   for (let i = 0; i < 400; i += 1) {
-    const { pools } = await (await fetch(`${url}/pools`)).json() as { pools: Array<{ ready: number; size: number }> };
+    const { pools } = (await (await fetch(`${url}/pools`)).json()) as { pools: Array<{ ready: number; size: number }> };
     if (pools.every((pool) => pool.ready === pool.size)) return;
     await new Promise((resolve) => setTimeout(resolve, 25));
   }
@@ -112,8 +136,10 @@ function report(samples: Record<string, number[]>, warmHits: number): void {
   console.log('| --- | ---: | ---: | ---: | ---: |');
   for (const [name, values] of Object.entries(samples)) {
     const median = quantile(values, 0.5);
-    console.log(`| ${name} | ${median.toFixed(1)} | ${quantile(values, 0.95).toFixed(1)} | `
-      + `${Math.min(...values).toFixed(1)} | ${(median / warmMedian).toFixed(1)}x |`);
+    console.log(
+      `| ${name} | ${median.toFixed(1)} | ${quantile(values, 0.95).toFixed(1)} | ` +
+        `${Math.min(...values).toFixed(1)} | ${(median / warmMedian).toFixed(1)}x |`,
+    );
   }
 }
 

@@ -32,7 +32,11 @@ export class Daemon {
   private stopping: Promise<void> | undefined;
   private poolsStarted = false;
 
-  constructor(readonly config: WarmpoolConfig, private readonly log: Logger, docker: Docker = new Docker()) {
+  constructor(
+    readonly config: WarmpoolConfig,
+    private readonly log: Logger,
+    docker: Docker = new Docker(),
+  ) {
     this.engine = new DockerEngine(docker, log, config.dockerCallTimeoutMs);
     const factory = new DockerContainerFactory(this.engine, config.replicaId, config.readyTimeoutMs, log);
     const peers = new PeerNotifier({ replicaId: config.replicaId, peers: config.peers, log });
@@ -54,9 +58,11 @@ export class Daemon {
       queue: new RunQueue({
         concurrency: config.maxConcurrentRuns,
         maxWaiting: config.maxQueuedRuns,
-        perImage: Object.fromEntries(config.pools
-          .filter((pool) => pool.maxConcurrentRuns !== undefined)
-          .map((pool) => [pool.image, pool.maxConcurrentRuns as number])),
+        perImage: Object.fromEntries(
+          config.pools
+            .filter((pool) => pool.maxConcurrentRuns !== undefined)
+            .map((pool) => [pool.image, pool.maxConcurrentRuns as number]),
+        ),
       }),
       engineAvailable: () => this.watcher.available,
       floodAllowanceBytes: config.run.floodAllowanceBytes,
@@ -88,7 +94,9 @@ export class Daemon {
     }
 
     this.log.info('warmpool is listening', {
-      host: address.address, port: address.port, pools: this.config.pools.map((pool) => `${pool.image} x${pool.size}`),
+      host: address.address,
+      port: address.port,
+      pools: this.config.pools.map((pool) => `${pool.image} x${pool.size}`),
     });
     return address;
   }
@@ -118,15 +126,22 @@ export class Daemon {
 
   private async listen(): Promise<AddressInfo> {
     const app = createApp({
-      config: this.config, pools: this.pools, runner: this.runner, inFlight: this.inFlight, log: this.log,
+      config: this.config,
+      pools: this.pools,
+      runner: this.runner,
+      inFlight: this.inFlight,
+      log: this.log,
       engineUp: () => this.watcher.available,
     });
-    const server = createServer({
-      headersTimeout: HEADERS_TIMEOUT_MS,
-      requestTimeout: REQUEST_TIMEOUT_MS,
-      // Slow clients are looked for every second, so the time-outs above hold to the second.
-      connectionsCheckingInterval: 1000,
-    }, app);
+    const server = createServer(
+      {
+        headersTimeout: HEADERS_TIMEOUT_MS,
+        requestTimeout: REQUEST_TIMEOUT_MS,
+        // Slow clients are looked for every second, so the time-outs above hold to the second.
+        connectionsCheckingInterval: 1000,
+      },
+      app,
+    );
     server.keepAliveTimeout = 5_000;
     server.maxRequestsPerSocket = MAX_REQUESTS_PER_SOCKET;
     this.server = server;
@@ -150,8 +165,9 @@ export class Daemon {
       this.log.info('shut down; every container of this replica is removed');
     } catch (error) {
       // Nothing more can be done now; the next start of this replica sweeps what is left.
-      this.log.warn('shut down, but could not remove this replica\'s containers; its next start will',
-        { error: (error as Error).message });
+      this.log.warn("shut down, but could not remove this replica's containers; its next start will", {
+        error: (error as Error).message,
+      });
     }
     await closed;
   }

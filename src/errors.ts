@@ -22,7 +22,10 @@ export class InvalidRequestError extends WarmpoolError {
 export class UnknownImageError extends WarmpoolError {
   override readonly status = 404;
 
-  constructor(readonly image: string, served: readonly string[]) {
+  constructor(
+    readonly image: string,
+    served: readonly string[],
+  ) {
     super(`image "${image}" is not configured here; configured images: ${served.join(', ') || '(none)'}`);
   }
 }

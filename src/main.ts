@@ -14,17 +14,19 @@ async function main(): Promise<void> {
   const address = await daemon.start();
 
   const example = config.pools[0]?.image ?? 'IMAGE';
-  process.stderr.write([
-    '',
-    `warmpool is ready on http://${address.address}:${address.port}. Try:`,
-    '',
-    `  curl -s http://${address.address}:${address.port}/run -H 'content-type: application/json' \\`,
-    `    -d '{"image": "${example}", "main": "echo hello"}'`,
-    '',
-    `  curl -s http://${address.address}:${address.port}/pools`,
-    '',
-    '',
-  ].join('\n'));
+  process.stderr.write(
+    [
+      '',
+      `warmpool is ready on http://${address.address}:${address.port}. Try:`,
+      '',
+      `  curl -s http://${address.address}:${address.port}/run -H 'content-type: application/json' \\`,
+      `    -d '{"image": "${example}", "main": "echo hello"}'`,
+      '',
+      `  curl -s http://${address.address}:${address.port}/pools`,
+      '',
+      '',
+    ].join('\n'),
+  );
 }
 
 function watchProcess(daemon: Daemon, log: ReturnType<typeof createLogger>): void {
@@ -35,15 +37,18 @@ function watchProcess(daemon: Daemon, log: ReturnType<typeof createLogger>): voi
     if (signals > 1) {
       forced = true;
       // A second signal means "now": runs under way are dropped, but no container is left behind.
-      log.warn('received a second signal; removing this replica\'s containers and exiting now', { signal });
+      log.warn("received a second signal; removing this replica's containers and exiting now", { signal });
       daemon.pools.closeNow().finally(() => process.exit(1));
       return;
     }
     log.info('received a signal; finishing the runs under way', { signal });
-    daemon.stop().then(() => process.exit(forced ? 1 : 0), (error: Error) => {
-      log.error('shutdown failed', { error: error.message, stack: error.stack });
-      process.exit(1);
-    });
+    daemon.stop().then(
+      () => process.exit(forced ? 1 : 0),
+      (error: Error) => {
+        log.error('shutdown failed', { error: error.message, stack: error.stack });
+        process.exit(1);
+      },
+    );
   };
   process.on('SIGTERM', () => stop('SIGTERM'));
   process.on('SIGINT', () => stop('SIGINT'));
@@ -53,7 +58,10 @@ function watchProcess(daemon: Daemon, log: ReturnType<typeof createLogger>): voi
     log.error('unhandled rejection', { error: String(reason), stack: (reason as Error)?.stack });
   });
   process.on('uncaughtException', (error) => {
-    log.error('uncaught exception; removing this replica\'s containers and exiting', { error: error.message, stack: error.stack });
+    log.error("uncaught exception; removing this replica's containers and exiting", {
+      error: error.message,
+      stack: error.stack,
+    });
     daemon.pools.closeNow().finally(() => process.exit(1));
   });
 }

@@ -40,29 +40,43 @@ function readConfigFile(env: Env): Json {
 
 /** Checks a parsed configuration and fills in every default. Exported for tests. */
 export function parseConfig(file: Json, env: Env = {}): WarmpoolConfig {
-  const known = ['replicaId', 'host', 'port', 'bodyLimitBytes', 'maxConcurrentRuns', 'maxQueuedRuns',
-    'creationConcurrency', 'dockerCallTimeoutMs',
-    'readyTimeoutMs', 'peers', 'run', 'limits', 'pools'];
+  const known = [
+    'replicaId',
+    'host',
+    'port',
+    'bodyLimitBytes',
+    'maxConcurrentRuns',
+    'maxQueuedRuns',
+    'creationConcurrency',
+    'dockerCallTimeoutMs',
+    'readyTimeoutMs',
+    'peers',
+    'run',
+    'limits',
+    'pools',
+  ];
   rejectUnknownFields(file, known, '');
 
   const limits = parseLimits(file.limits, 'limits', defaults.DEFAULT_LIMITS);
   const config: WarmpoolConfig = {
     replicaId: env.WARMPOOL_REPLICA_ID ?? optionalString(file.replicaId, 'replicaId') ?? hostname(),
     host: optionalString(env.HOST, 'HOST') ?? optionalString(file.host, 'host') ?? defaults.DEFAULT_HOST,
-    port: env.PORT !== undefined
-      ? integer(/^\d+$/.test(env.PORT) ? Number(env.PORT) : NaN, 'PORT', 0, 65535, env.PORT)
-      : optionalInteger(file.port, 'port', 0, 65535) ?? defaults.DEFAULT_PORT,
-    bodyLimitBytes: optionalInteger(file.bodyLimitBytes, 'bodyLimitBytes', 1024, 1024 ** 3)
-      ?? defaults.DEFAULT_BODY_LIMIT_BYTES,
-    maxConcurrentRuns: optionalInteger(file.maxConcurrentRuns, 'maxConcurrentRuns', 1, 1024)
-      ?? defaults.DEFAULT_MAX_CONCURRENT_RUNS,
+    port:
+      env.PORT !== undefined
+        ? integer(/^\d+$/.test(env.PORT) ? Number(env.PORT) : NaN, 'PORT', 0, 65535, env.PORT)
+        : (optionalInteger(file.port, 'port', 0, 65535) ?? defaults.DEFAULT_PORT),
+    bodyLimitBytes:
+      optionalInteger(file.bodyLimitBytes, 'bodyLimitBytes', 1024, 1024 ** 3) ?? defaults.DEFAULT_BODY_LIMIT_BYTES,
+    maxConcurrentRuns:
+      optionalInteger(file.maxConcurrentRuns, 'maxConcurrentRuns', 1, 1024) ?? defaults.DEFAULT_MAX_CONCURRENT_RUNS,
     maxQueuedRuns: optionalInteger(file.maxQueuedRuns, 'maxQueuedRuns', 0, 100_000) ?? defaults.DEFAULT_MAX_QUEUED_RUNS,
-    creationConcurrency: optionalInteger(file.creationConcurrency, 'creationConcurrency', 1, 64)
-      ?? defaults.DEFAULT_CREATION_CONCURRENCY,
-    dockerCallTimeoutMs: optionalInteger(file.dockerCallTimeoutMs, 'dockerCallTimeoutMs', 100, 600_000)
-      ?? defaults.DEFAULT_DOCKER_CALL_TIMEOUT_MS,
-    readyTimeoutMs: optionalInteger(file.readyTimeoutMs, 'readyTimeoutMs', 100, 600_000)
-      ?? defaults.DEFAULT_READY_TIMEOUT_MS,
+    creationConcurrency:
+      optionalInteger(file.creationConcurrency, 'creationConcurrency', 1, 64) ?? defaults.DEFAULT_CREATION_CONCURRENCY,
+    dockerCallTimeoutMs:
+      optionalInteger(file.dockerCallTimeoutMs, 'dockerCallTimeoutMs', 100, 600_000) ??
+      defaults.DEFAULT_DOCKER_CALL_TIMEOUT_MS,
+    readyTimeoutMs:
+      optionalInteger(file.readyTimeoutMs, 'readyTimeoutMs', 100, 600_000) ?? defaults.DEFAULT_READY_TIMEOUT_MS,
     peers: parsePeers(file.peers),
     run: parseRun(file.run),
     pools: [],
@@ -72,12 +86,16 @@ export function parseConfig(file: Json, env: Env = {}): WarmpoolConfig {
   for (const pool of config.pools) {
     const user = `${pool.limits.sandboxUid}:${pool.limits.sandboxGid}`;
     if (String(pool.limits.sandboxUid) === defaults.KEEPER_USER.split(':')[0]) {
-      throw new ConfigError(`limits.sandboxUid of ${pool.image}: expected any uid but the entrypoint's `
-        + `${defaults.KEEPER_USER.split(':')[0]}, got ${user}; a run ends by killing every process of its uid`);
+      throw new ConfigError(
+        `limits.sandboxUid of ${pool.image}: expected any uid but the entrypoint's ` +
+          `${defaults.KEEPER_USER.split(':')[0]}, got ${user}; a run ends by killing every process of its uid`,
+      );
     }
   }
   if (!/^[A-Za-z0-9][A-Za-z0-9_.-]{0,62}$/.test(config.replicaId)) {
-    throw new ConfigError(`replicaId: expected letters, digits, '.', '_' or '-' (at most 63), got "${config.replicaId}"`);
+    throw new ConfigError(
+      `replicaId: expected letters, digits, '.', '_' or '-' (at most 63), got "${config.replicaId}"`,
+    );
   }
   return config;
 }
@@ -100,8 +118,9 @@ function parsePools(value: unknown, limits: ContainerLimits, run: RunConfig): Po
       image,
       size: integer(pool.size, `${field}.size`, 0, 100),
       limits: parseLimits(pool.limits, `${field}.limits`, limits),
-      outputLimitBytes: optionalInteger(pool.outputLimitBytes, `${field}.outputLimitBytes`, 0, run.outputLimitCeilingBytes)
-        ?? run.outputLimitBytes,
+      outputLimitBytes:
+        optionalInteger(pool.outputLimitBytes, `${field}.outputLimitBytes`, 0, run.outputLimitCeilingBytes) ??
+        run.outputLimitBytes,
       ...(pool.maxConcurrentRuns !== undefined && {
         maxConcurrentRuns: integer(pool.maxConcurrentRuns, `${field}.maxConcurrentRuns`, 1, 1024),
       }),
@@ -135,9 +154,10 @@ function parseLimits(value: unknown, field: string, base: ContainerLimits): Cont
   for (const key of Object.keys(ranges) as (keyof ContainerLimits)[]) {
     if (limits[key] === undefined) continue;
     const [min, max] = ranges[key];
-    merged[key] = key === 'cpus'
-      ? number(limits[key], `${field}.${key}`, min, max)
-      : integer(limits[key], `${field}.${key}`, min, max);
+    merged[key] =
+      key === 'cpus'
+        ? number(limits[key], `${field}.${key}`, min, max)
+        : integer(limits[key], `${field}.${key}`, min, max);
   }
   return merged;
 }
@@ -149,35 +169,39 @@ function parseRun(value: unknown): RunConfig {
   rejectUnknownFields(run, Object.keys(base), 'run.');
 
   const parsed: RunConfig = {
-    defaultMaxSeconds: optionalNumber(run.defaultMaxSeconds, 'run.defaultMaxSeconds', 0.1, 3600)
-      ?? base.defaultMaxSeconds,
-    maxSecondsCeiling: optionalNumber(run.maxSecondsCeiling, 'run.maxSecondsCeiling', 0.1, 3600)
-      ?? base.maxSecondsCeiling,
-    outputLimitBytes: optionalInteger(run.outputLimitBytes, 'run.outputLimitBytes', 0, 1024 ** 3)
-      ?? base.outputLimitBytes,
-    outputLimitCeilingBytes: optionalInteger(run.outputLimitCeilingBytes, 'run.outputLimitCeilingBytes', 0, 1024 ** 3)
-      ?? base.outputLimitCeilingBytes,
-    floodAllowanceBytes: optionalInteger(run.floodAllowanceBytes, 'run.floodAllowanceBytes', 0, 1024 ** 3)
-      ?? base.floodAllowanceBytes,
-    archiveMaxEntries: optionalInteger(run.archiveMaxEntries, 'run.archiveMaxEntries', 1, 1_000_000)
-      ?? base.archiveMaxEntries,
-    archiveMaxBytes: optionalInteger(run.archiveMaxBytes, 'run.archiveMaxBytes', 1, 1024 ** 3)
-      ?? base.archiveMaxBytes,
+    defaultMaxSeconds:
+      optionalNumber(run.defaultMaxSeconds, 'run.defaultMaxSeconds', 0.1, 3600) ?? base.defaultMaxSeconds,
+    maxSecondsCeiling:
+      optionalNumber(run.maxSecondsCeiling, 'run.maxSecondsCeiling', 0.1, 3600) ?? base.maxSecondsCeiling,
+    outputLimitBytes:
+      optionalInteger(run.outputLimitBytes, 'run.outputLimitBytes', 0, 1024 ** 3) ?? base.outputLimitBytes,
+    outputLimitCeilingBytes:
+      optionalInteger(run.outputLimitCeilingBytes, 'run.outputLimitCeilingBytes', 0, 1024 ** 3) ??
+      base.outputLimitCeilingBytes,
+    floodAllowanceBytes:
+      optionalInteger(run.floodAllowanceBytes, 'run.floodAllowanceBytes', 0, 1024 ** 3) ?? base.floodAllowanceBytes,
+    archiveMaxEntries:
+      optionalInteger(run.archiveMaxEntries, 'run.archiveMaxEntries', 1, 1_000_000) ?? base.archiveMaxEntries,
+    archiveMaxBytes: optionalInteger(run.archiveMaxBytes, 'run.archiveMaxBytes', 1, 1024 ** 3) ?? base.archiveMaxBytes,
     returnFiles: optionalBoolean(run.returnFiles, 'run.returnFiles') ?? base.returnFiles,
     filesMaxCount: optionalInteger(run.filesMaxCount, 'run.filesMaxCount', 0, 100_000) ?? base.filesMaxCount,
-    filesMaxFileBytes: optionalInteger(run.filesMaxFileBytes, 'run.filesMaxFileBytes', 0, 1024 ** 3)
-      ?? base.filesMaxFileBytes,
-    filesMaxTotalBytes: optionalInteger(run.filesMaxTotalBytes, 'run.filesMaxTotalBytes', 0, 1024 ** 3)
-      ?? base.filesMaxTotalBytes,
+    filesMaxFileBytes:
+      optionalInteger(run.filesMaxFileBytes, 'run.filesMaxFileBytes', 0, 1024 ** 3) ?? base.filesMaxFileBytes,
+    filesMaxTotalBytes:
+      optionalInteger(run.filesMaxTotalBytes, 'run.filesMaxTotalBytes', 0, 1024 ** 3) ?? base.filesMaxTotalBytes,
   };
 
   if (parsed.defaultMaxSeconds > parsed.maxSecondsCeiling) {
-    throw new ConfigError(`run.defaultMaxSeconds: expected at most run.maxSecondsCeiling (${parsed.maxSecondsCeiling}), `
-      + `got ${parsed.defaultMaxSeconds}`);
+    throw new ConfigError(
+      `run.defaultMaxSeconds: expected at most run.maxSecondsCeiling (${parsed.maxSecondsCeiling}), ` +
+        `got ${parsed.defaultMaxSeconds}`,
+    );
   }
   if (parsed.outputLimitBytes > parsed.outputLimitCeilingBytes) {
-    throw new ConfigError(`run.outputLimitBytes: expected at most run.outputLimitCeilingBytes `
-      + `(${parsed.outputLimitCeilingBytes}), got ${parsed.outputLimitBytes}`);
+    throw new ConfigError(
+      `run.outputLimitBytes: expected at most run.outputLimitCeilingBytes ` +
+        `(${parsed.outputLimitCeilingBytes}), got ${parsed.outputLimitBytes}`,
+    );
   }
   return parsed;
 }

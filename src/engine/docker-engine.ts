@@ -86,7 +86,9 @@ export class DockerEngine {
   /** Every container, in any state, carrying all of these labels. */
   async listContainers(labels: Record<string, string>): Promise<ListedContainer[]> {
     const label = Object.entries(labels).map(([key, value]) => `${key}=${value}`);
-    const found = await this.call('list', undefined, () => this.docker.listContainers({ all: true, filters: { label } }));
+    const found = await this.call('list', undefined, () =>
+      this.docker.listContainers({ all: true, filters: { label } }),
+    );
     return found.map((container) => ({ id: container.Id, state: container.State, labels: container.Labels }));
   }
 
@@ -101,14 +103,21 @@ export class DockerEngine {
    */
   async waitForLogLine(id: string, marker: string, timeoutMs: number): Promise<void> {
     const stream = (await this.call('logs', id, () =>
-      this.docker.getContainer(id).logs({ follow: true, stdout: true, stderr: true }))) as unknown as NodeJS.ReadableStream & { destroy(): void };
+      this.docker.getContainer(id).logs({ follow: true, stdout: true, stderr: true }),
+    )) as unknown as NodeJS.ReadableStream & { destroy(): void };
 
     let seen = '';
     try {
       await new Promise<void>((resolve, reject) => {
-        const timer = setTimeout(() => reject(new EngineTimeoutError(
-          `container ${shortId(id)} did not print "${marker}" within ${timeoutMs} ms; its output so far: ${printable(seen)}`,
-        )), timeoutMs);
+        const timer = setTimeout(
+          () =>
+            reject(
+              new EngineTimeoutError(
+                `container ${shortId(id)} did not print "${marker}" within ${timeoutMs} ms; its output so far: ${printable(seen)}`,
+              ),
+            ),
+          timeoutMs,
+        );
         const settle = (error?: Error) => {
           clearTimeout(timer);
           if (error) reject(error);
@@ -118,9 +127,13 @@ export class DockerEngine {
           seen = (seen + chunk.toString('latin1')).slice(-4096);
           if (seen.includes(marker)) settle();
         });
-        stream.on('end', () => settle(new WarmpoolError(
-          `container ${shortId(id)} stopped before its entrypoint was ready; its output: ${printable(seen)}`,
-        )));
+        stream.on('end', () =>
+          settle(
+            new WarmpoolError(
+              `container ${shortId(id)} stopped before its entrypoint was ready; its output: ${printable(seen)}`,
+            ),
+          ),
+        );
         stream.on('error', (error: Error) => settle(classify(error, 'logs')));
       });
     } finally {
@@ -131,16 +144,18 @@ export class DockerEngine {
   /** Starts a command in the container with stdin, stdout and stderr attached, never a TTY. */
   async startExec(id: string, options: ExecOptions): Promise<StartedExec> {
     const container = this.docker.getContainer(id);
-    const exec = await this.call('exec create', id, () => container.exec({
-      Cmd: options.cmd,
-      User: options.user,
-      WorkingDir: options.workingDir,
-      Env: options.env,
-      AttachStdin: true,
-      AttachStdout: true,
-      AttachStderr: true,
-      Tty: false,
-    }));
+    const exec = await this.call('exec create', id, () =>
+      container.exec({
+        Cmd: options.cmd,
+        User: options.user,
+        WorkingDir: options.workingDir,
+        Env: options.env,
+        AttachStdin: true,
+        AttachStdout: true,
+        AttachStderr: true,
+        Tty: false,
+      }),
+    );
     const stream = await this.call('exec start', id, () => exec.start({ hijack: true, stdin: true, Tty: false }));
     return { stream: stream as Duplex, execId: exec.id };
   }
@@ -150,15 +165,26 @@ export class DockerEngine {
     return { running: info.Running, exitCode: typeof info.ExitCode === 'number' ? info.ExitCode : null };
   }
 
-  private async call<T>(verb: string, id: string | undefined, run: () => Promise<T>, fineStatuses: number[] = []): Promise<T> {
+  private async call<T>(
+    verb: string,
+    id: string | undefined,
+    run: () => Promise<T>,
+    fineStatuses: number[] = [],
+  ): Promise<T> {
     const container = id ? shortId(id) : undefined;
     this.log.debug(`docker ${verb}`, { container });
 
     let timer: NodeJS.Timeout | undefined;
     const timeout = new Promise<never>((_, reject) => {
-      timer = setTimeout(() => reject(new EngineTimeoutError(
-        `docker ${verb}${container ? ` of container ${container}` : ''} did not answer within ${this.callTimeoutMs} ms`,
-      )), this.callTimeoutMs);
+      timer = setTimeout(
+        () =>
+          reject(
+            new EngineTimeoutError(
+              `docker ${verb}${container ? ` of container ${container}` : ''} did not answer within ${this.callTimeoutMs} ms`,
+            ),
+          ),
+        this.callTimeoutMs,
+      );
     });
 
     try {
@@ -189,7 +215,9 @@ function classify(error: unknown, verb: string, container?: string): WarmpoolErr
   const code = (error as NodeJS.ErrnoException).code;
   const subject = `docker ${verb}${container ? ` of container ${container}` : ''}`;
   if (code !== undefined && UNREACHABLE.has(code)) {
-    return new EngineUnavailableError(`the Docker Engine does not answer (${code}) during ${subject}`, { cause: error });
+    return new EngineUnavailableError(`the Docker Engine does not answer (${code}) during ${subject}`, {
+      cause: error,
+    });
   }
   const message = (error as { json?: { message?: string } }).json?.message ?? (error as Error).message ?? String(error);
   return new WarmpoolError(`${subject} failed: ${message.trim()}`, { cause: error });

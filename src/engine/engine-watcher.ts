@@ -114,7 +114,9 @@ export class EngineWatcher extends EventEmitter<Events> {
   private async follow(): Promise<void> {
     const labels = Object.entries(this.options.labels).map(([key, value]) => `${key}=${value}`);
     const stream = await this.options.engine.streamEvents({
-      type: ['container'], label: labels, event: ['die', 'destroy', 'oom'],
+      type: ['container'],
+      label: labels,
+      event: ['die', 'destroy', 'oom'],
     });
     this.events = stream;
 

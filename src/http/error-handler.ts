@@ -24,10 +24,20 @@ export function errorHandler(log: Logger): ErrorRequestHandler {
 
     if (status === 503) {
       // The engine away, a full queue, a shutdown: states an operator watches, not faults with stacks.
-      log.warn('request refused for now', { method: req.method, path: req.path, image: res.locals.image, error: message });
+      log.warn('request refused for now', {
+        method: req.method,
+        path: req.path,
+        image: res.locals.image,
+        error: message,
+      });
     } else if (status >= 500) {
       log.error('request failed', {
-        method: req.method, path: req.path, status, image: res.locals.image, error: message, stack: (error as Error).stack,
+        method: req.method,
+        path: req.path,
+        status,
+        image: res.locals.image,
+        error: message,
+        stack: (error as Error).stack,
       });
     }
     if (status === 503 && !res.headersSent) res.setHeader('Retry-After', '1');

@@ -10,7 +10,10 @@ export function healthRoute(replicaId: string, inFlight: InFlight, engineUp: () 
   router.get('/healthz', (_req, res) => {
     const status = inFlight.closed ? 'shutting_down' : 'ok';
     res.status(inFlight.closed ? 503 : 200).json({
-      status, replica: replicaId, engine: engineUp() ? 'up' : 'down', runsInFlight: inFlight.size,
+      status,
+      replica: replicaId,
+      engine: engineUp() ? 'up' : 'down',
+      runsInFlight: inFlight.size,
     });
   });
   return router;

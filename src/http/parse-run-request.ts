@@ -40,25 +40,37 @@ async function parseJsonRun(body: unknown, run: RunConfig, pools: readonly PoolC
   }
   const files = parseFiles(fields.files);
   const settings = parseSettings(fields, run, pool);
-  const archive = await packRun(fields.main, files, { maxEntries: run.archiveMaxEntries, maxBytes: run.archiveMaxBytes });
+  const archive = await packRun(fields.main, files, {
+    maxEntries: run.archiveMaxEntries,
+    maxBytes: run.archiveMaxBytes,
+  });
   return { image: pool.image, archive, ...settings };
 }
 
-async function parseArchiveRun(body: unknown, query: Request['query'], run: RunConfig, pools: readonly PoolConfig[]): Promise<RunRequest> {
+async function parseArchiveRun(
+  body: unknown,
+  query: Request['query'],
+  run: RunConfig,
+  pools: readonly PoolConfig[],
+): Promise<RunRequest> {
   const unknown = Object.keys(query).find((key) => !QUERY_FIELDS.includes(key));
   if (unknown !== undefined) {
     throw new InvalidRequestError(`${unknown}: unknown query parameter; expected only ${QUERY_FIELDS.join(', ')}`);
   }
   const pool = parsePool(query.image, pools);
-  const settings = parseSettings({
-    maxSeconds: numberFromQuery(query.maxSeconds, 'maxSeconds'),
-    outputLimitBytes: numberFromQuery(query.outputLimitBytes, 'outputLimitBytes'),
-    encoding: query.encoding,
-    returnFiles: booleanFromQuery(query.returnFiles, 'returnFiles'),
-  }, run, pool);
+  const settings = parseSettings(
+    {
+      maxSeconds: numberFromQuery(query.maxSeconds, 'maxSeconds'),
+      outputLimitBytes: numberFromQuery(query.outputLimitBytes, 'outputLimitBytes'),
+      encoding: query.encoding,
+      returnFiles: booleanFromQuery(query.returnFiles, 'returnFiles'),
+    },
+    run,
+    pool,
+  );
 
   if (!Buffer.isBuffer(body) || body.length === 0) {
-    throw new InvalidRequestError('expected a gzip\'d tar archive as the request body, got an empty body');
+    throw new InvalidRequestError("expected a gzip'd tar archive as the request body, got an empty body");
   }
   const archive = await checkArchive(body, { maxEntries: run.archiveMaxEntries, maxBytes: run.archiveMaxBytes });
   return { image: pool.image, archive, ...settings };
@@ -97,13 +109,22 @@ function parseSettings(fields: Record<string, unknown>, run: RunConfig, pool: Po
     returnFiles = run.returnFiles,
   } = fields;
 
-  if (typeof maxSeconds !== 'number' || !Number.isFinite(maxSeconds) || maxSeconds <= 0 || maxSeconds > run.maxSecondsCeiling) {
+  if (
+    typeof maxSeconds !== 'number' ||
+    !Number.isFinite(maxSeconds) ||
+    maxSeconds <= 0 ||
+    maxSeconds > run.maxSecondsCeiling
+  ) {
     throw new InvalidRequestError(
       `maxSeconds: expected a number of seconds above 0 and at most ${run.maxSecondsCeiling}, got ${describe(maxSeconds)}`,
     );
   }
-  if (typeof outputLimitBytes !== 'number' || !Number.isInteger(outputLimitBytes) || outputLimitBytes < 0
-    || outputLimitBytes > run.outputLimitCeilingBytes) {
+  if (
+    typeof outputLimitBytes !== 'number' ||
+    !Number.isInteger(outputLimitBytes) ||
+    outputLimitBytes < 0 ||
+    outputLimitBytes > run.outputLimitCeilingBytes
+  ) {
     throw new InvalidRequestError(
       `outputLimitBytes: expected a whole number of bytes from 0 to ${run.outputLimitCeilingBytes}, got ${describe(outputLimitBytes)}`,
     );
@@ -133,6 +154,6 @@ function booleanFromQuery(value: unknown, field: string): boolean | undefined {
 
 function describe(value: unknown): string {
   if (value === undefined) return 'nothing';
-  const text = typeof value === 'string' ? `"${value}"` : JSON.stringify(value) ?? String(value);
+  const text = typeof value === 'string' ? `"${value}"` : (JSON.stringify(value) ?? String(value));
   return text.length > 80 ? `${text.slice(0, 77)}...` : text;
 }

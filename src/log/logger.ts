@@ -30,16 +30,16 @@ export function createLogger(options: LoggerOptions = {}): Logger {
   const readable = options.readable ?? process.stdout.isTTY === true;
   const format = readable
     ? winston.format.combine(
-      winston.format.timestamp({ format: 'HH:mm:ss.SSS' }),
-      winston.format.colorize(),
-      winston.format.printf(({ timestamp, level, message, ...fields }) => {
-        const context = Object.entries(fields)
-          .filter(([key]) => key !== 'replica')
-          .map(([key, value]) => `${key}=${typeof value === 'string' ? value : JSON.stringify(value)}`)
-          .join(' ');
-        return `${timestamp} ${level} ${message}${context ? `  ${context}` : ''}`;
-      }),
-    )
+        winston.format.timestamp({ format: 'HH:mm:ss.SSS' }),
+        winston.format.colorize(),
+        winston.format.printf(({ timestamp, level, message, ...fields }) => {
+          const context = Object.entries(fields)
+            .filter(([key]) => key !== 'replica')
+            .map(([key, value]) => `${key}=${typeof value === 'string' ? value : JSON.stringify(value)}`)
+            .join(' ');
+          return `${timestamp} ${level} ${message}${context ? `  ${context}` : ''}`;
+        }),
+      )
     : winston.format.combine(winston.format.timestamp(), winston.format.json());
 
   return winston.createLogger({

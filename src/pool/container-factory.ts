@@ -32,8 +32,11 @@ export class DockerContainerFactory implements ContainerFactory {
     } catch (error) {
       await this.remove(id).catch((removeError: Error) =>
         this.log.warn('could not remove a container that failed to start', {
-          image, container: shortId(id), error: removeError.message,
-        }));
+          image,
+          container: shortId(id),
+          error: removeError.message,
+        }),
+      );
       throw error;
     }
   }

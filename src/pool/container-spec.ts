@@ -15,7 +15,11 @@ export const READY_MARKER = 'warmpool-ready';
 const KEEPER_SCRIPT = `echo ${READY_MARKER}; kill -STOP $$; trap 'exit 0' TERM INT; while :; do sleep 86400 & wait $!; done`;
 
 /** Docker's create options for one pooled container of `image`, locked down to `limits`. */
-export function containerSpec(image: string, replicaId: string, limits: ContainerLimits): Docker.ContainerCreateOptions {
+export function containerSpec(
+  image: string,
+  replicaId: string,
+  limits: ContainerLimits,
+): Docker.ContainerCreateOptions {
   const mib = 1024 * 1024;
   const owner = `uid=${limits.sandboxUid},gid=${limits.sandboxGid}`;
   // exec: runs may execute what they unpack; nosuid and nodev: nothing there may raise privileges.

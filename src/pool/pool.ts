@@ -115,7 +115,8 @@ export class Pool {
         await this.options.factory.unpause(id);
       } catch (error) {
         this.log.warn('discarded a pooled container that could not be unpaused', {
-          container: shortId(id), error: (error as Error).message,
+          container: shortId(id),
+          error: (error as Error).message,
         });
         this.release(id);
         continue;
@@ -165,9 +166,14 @@ export class Pool {
       this.states.delete(id);
     } catch (error) {
       const lastTry = attempt >= REMOVE_ATTEMPTS || (error as WarmpoolError).status === 503 || this.closed;
-      this.log.warn(lastTry ? 'could not remove a container; the next sweep will' : 'could not remove a container; will retry', {
-        container: shortId(id), attempt, error: (error as Error).message,
-      });
+      this.log.warn(
+        lastTry ? 'could not remove a container; the next sweep will' : 'could not remove a container; will retry',
+        {
+          container: shortId(id),
+          attempt,
+          error: (error as Error).message,
+        },
+      );
       if (lastTry) {
         this.states.delete(id);
         return;
@@ -243,7 +249,9 @@ export class Pool {
 
   private target(): number {
     return this.options.policy.target({
-      ready: this.readyQueue.length, starting: this.starting, leased: this.count('leased'),
+      ready: this.readyQueue.length,
+      starting: this.starting,
+      leased: this.count('leased'),
     });
   }
 
@@ -290,11 +298,14 @@ export class Pool {
   private async createOnDemand(signal?: AbortSignal): Promise<string> {
     this.creatingOnDemand += 1;
     try {
-      const id = await this.options.creations.add(() => {
-        // A caller that left while this waited in the queue needs no container.
-        if (signal?.aborted) throw new WarmpoolError('the run was abandoned while waiting for a container');
-        return this.options.factory.create(this.image, this.options.limits, 'running');
-      }, { priority: ON_DEMAND_PRIORITY });
+      const id = await this.options.creations.add(
+        () => {
+          // A caller that left while this waited in the queue needs no container.
+          if (signal?.aborted) throw new WarmpoolError('the run was abandoned while waiting for a container');
+          return this.options.factory.create(this.image, this.options.limits, 'running');
+        },
+        { priority: ON_DEMAND_PRIORITY },
+      );
       this.counts.created += 1;
       this.succeeded();
       return id;
@@ -303,7 +314,9 @@ export class Pool {
       this.counts.failed += 1;
       this.lastError = (error as Error).message;
       if (error instanceof WarmpoolError && error.status !== 500) throw error;
-      throw new RunFailedError(`could not create a container of ${this.image}: ${(error as Error).message}`, { cause: error });
+      throw new RunFailedError(`could not create a container of ${this.image}: ${(error as Error).message}`, {
+        cause: error,
+      });
     } finally {
       this.creatingOnDemand -= 1;
     }
@@ -322,7 +335,9 @@ export class Pool {
     if (this.closed || this.retryTimer) return;
     const delayMs = this.backoff.fail();
     this.log.warn('could not create a pooled container; will retry', {
-      error: error.message, retryInMs: delayMs, consecutiveFailures: this.backoff.consecutiveFailures,
+      error: error.message,
+      retryInMs: delayMs,
+      consecutiveFailures: this.backoff.consecutiveFailures,
     });
 
     this.retryTimer = setTimeout(() => {

@@ -26,15 +26,18 @@ export class Pools {
   constructor(private readonly options: PoolsOptions) {
     this.creations = new PQueue({ concurrency: options.creationConcurrency });
     for (const config of options.pools) {
-      this.byImage.set(config.image, new Pool({
-        image: config.image,
-        limits: config.limits,
-        policy: new FixedSize(config.size),
-        factory: options.factory,
-        creations: this.creations,
-        log: options.log,
-        onCheckout: options.onCheckout,
-      }));
+      this.byImage.set(
+        config.image,
+        new Pool({
+          image: config.image,
+          limits: config.limits,
+          policy: new FixedSize(config.size),
+          factory: options.factory,
+          creations: this.creations,
+          log: options.log,
+          onCheckout: options.onCheckout,
+        }),
+      );
     }
   }
 
@@ -102,7 +105,9 @@ export class Pools {
     await this.sweep().catch(() => 0);
 
     let timer: NodeJS.Timeout | undefined;
-    const grace = new Promise<void>((resolve) => { timer = setTimeout(resolve, graceMs); });
+    const grace = new Promise<void>((resolve) => {
+      timer = setTimeout(resolve, graceMs);
+    });
     await Promise.race([this.creations.onIdle(), grace]);
     clearTimeout(timer);
     await this.sweep().catch(() => 0);
@@ -117,15 +122,19 @@ export class Pools {
     const listed = await engine.listContainers({ [LABELS.replica]: replicaId });
     const leftovers = listed.filter((container) => include(container.id));
 
-    await Promise.all(leftovers.map(async (container) => {
-      try {
-        await engine.removeContainer(container.id);
-      } catch (error) {
-        log.warn('could not remove a leftover container', {
-          container: shortId(container.id), state: container.state, error: (error as Error).message,
-        });
-      }
-    }));
+    await Promise.all(
+      leftovers.map(async (container) => {
+        try {
+          await engine.removeContainer(container.id);
+        } catch (error) {
+          log.warn('could not remove a leftover container', {
+            container: shortId(container.id),
+            state: container.state,
+            error: (error as Error).message,
+          });
+        }
+      }),
+    );
 
     if (leftovers.length > 0) log.info('removed leftover containers of this replica', { count: leftovers.length });
     return leftovers.length;

@@ -23,13 +23,19 @@ export async function packRun(main: string, files: Record<string, string>, limit
     { name: 'tmp/main.sh', content: Buffer.from(main, 'utf8'), mode: 0o755 },
   ];
   for (const [path, content] of Object.entries(files)) {
-    entries.push({ name: `sandbox/${checkRelativePath(path, `files["${path}"]`)}`, content: Buffer.from(content, 'utf8'), mode: 0o644 });
+    entries.push({
+      name: `sandbox/${checkRelativePath(path, `files["${path}"]`)}`,
+      content: Buffer.from(content, 'utf8'),
+      mode: 0o644,
+    });
   }
   rejectFileUnderFile(Object.keys(files), (path) => `files["${path}"]`);
 
   const total = entries.reduce((sum, entry) => sum + entry.content.length, 0);
   if (entries.length > limits.maxEntries) {
-    throw new InvalidRequestError(`files: expected at most ${limits.maxEntries - 1} file(s), got ${entries.length - 1}`);
+    throw new InvalidRequestError(
+      `files: expected at most ${limits.maxEntries - 1} file(s), got ${entries.length - 1}`,
+    );
   }
   if (total > limits.maxBytes) {
     throw new InvalidRequestError(`files: expected at most ${limits.maxBytes} bytes of content in all, got ${total}`);
@@ -76,8 +82,11 @@ export async function checkArchive(archive: Buffer, limits: ArchiveLimits): Prom
         return;
       }
       if (bytes > limits.maxBytes) {
-        reject(new InvalidRequestError(`archive: expected at most ${limits.maxBytes} bytes of content, `
-          + `got more by entry "${header.name}"`));
+        reject(
+          new InvalidRequestError(
+            `archive: expected at most ${limits.maxBytes} bytes of content, ` + `got more by entry "${header.name}"`,
+          ),
+        );
         extract.destroy();
         return;
       }
@@ -85,7 +94,9 @@ export async function checkArchive(archive: Buffer, limits: ArchiveLimits): Prom
       stream.resume();
     });
     extract.on('finish', resolve);
-    extract.on('error', (error) => reject(new InvalidRequestError(`archive: not a valid tar archive: ${error.message}`)));
+    extract.on('error', (error) =>
+      reject(new InvalidRequestError(`archive: not a valid tar archive: ${error.message}`)),
+    );
   });
 
   // Tar adds a 512-byte header per entry and pads; anything far past that is a decompression bomb.
@@ -120,8 +131,10 @@ function entryProblem(header: tar.Header): string | undefined {
   if (header.name.startsWith('/')) return 'expected a relative path, got an absolute one';
   const path = normalize(header.name);
   if (path === '' || path === '.') {
-    return 'expected only entries under tmp/ and sandbox/; an entry for the archive\'s own root would change /. '
-      + 'Make the archive with `tar -czf - tmp sandbox` rather than `tar -czf - .`';
+    return (
+      "expected only entries under tmp/ and sandbox/; an entry for the archive's own root would change /. " +
+      'Make the archive with `tar -czf - tmp sandbox` rather than `tar -czf - .`'
+    );
   }
   if (path.split('/').includes('..')) return 'expected a path without ".." segments';
   if (path.includes('\0')) return 'expected a path without NUL bytes';
@@ -145,7 +158,9 @@ function rejectFileUnderFile(paths: string[], field: (path: string) => string): 
     for (let depth = 1; depth < segments.length; depth += 1) {
       const folder = segments.slice(0, depth).join('/');
       if (files.has(folder)) {
-        throw new InvalidRequestError(`${field(path)}: expected "${folder}" to be a folder, but it is also given as a file`);
+        throw new InvalidRequestError(
+          `${field(path)}: expected "${folder}" to be a folder, but it is also given as a file`,
+        );
       }
     }
   }
@@ -153,7 +168,8 @@ function rejectFileUnderFile(paths: string[], field: (path: string) => string): 
 
 /** Checks a path given for a file under /sandbox and returns it tidied. */
 export function checkRelativePath(path: string, field: string): string {
-  if (path === '' || path.length > 1024) throw new InvalidRequestError(`${field}: expected a path of 1 to 1024 characters`);
+  if (path === '' || path.length > 1024)
+    throw new InvalidRequestError(`${field}: expected a path of 1 to 1024 characters`);
   if (path.startsWith('/')) throw new InvalidRequestError(`${field}: expected a relative path, got an absolute one`);
   if (path.includes('\0')) throw new InvalidRequestError(`${field}: expected a path without NUL bytes`);
   const segments = path.split('/');

@@ -8,7 +8,10 @@ export class Deadline {
   private reason: 'expired' | 'abandoned' | undefined;
   private readonly onCallerAbort = () => this.abort('abandoned');
 
-  constructor(readonly ms: number, private readonly callerSignal?: AbortSignal) {
+  constructor(
+    readonly ms: number,
+    private readonly callerSignal?: AbortSignal,
+  ) {
     this.timer = setTimeout(() => this.abort('expired'), ms);
     if (callerSignal?.aborted) this.abort('abandoned');
     callerSignal?.addEventListener('abort', this.onCallerAbort, { once: true });

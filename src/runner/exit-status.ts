@@ -1,8 +1,6 @@
 import { constants } from 'node:os';
 
-const SIGNAL_NAMES = new Map<number, string>(
-  Object.entries(constants.signals).map(([name, number]) => [number, name]),
-);
+const SIGNAL_NAMES = new Map<number, string>(Object.entries(constants.signals).map(([name, number]) => [number, name]));
 
 /**
  * The signal behind a shell exit status: a shell reports a child killed by signal n as 128 + n.

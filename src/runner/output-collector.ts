@@ -38,7 +38,10 @@ export class OutputCollector {
   private heldBack = Buffer.alloc(0);
   private inReport = false;
 
-  constructor(private readonly limits: OutputLimits, private readonly events: OutputEvents = {}) {}
+  constructor(
+    private readonly limits: OutputLimits,
+    private readonly events: OutputEvents = {},
+  ) {}
 
   push(chunk: Buffer): void {
     this.frames.push(chunk);

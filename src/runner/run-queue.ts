@@ -46,9 +46,11 @@ export class RunQueue {
     // Only a run that would have to wait counts against the waiting room; one a free slot takes never does.
     const wouldWait = this.all.pending + this.waitingCount >= this.options.concurrency;
     if (wouldWait && this.waitingCount >= this.options.maxWaiting) {
-      return Promise.reject(new QueueFullError(
-        `too many runs are waiting (${this.waitingCount} waiting, ${this.all.pending} under way); retry shortly`,
-      ));
+      return Promise.reject(
+        new QueueFullError(
+          `too many runs are waiting (${this.waitingCount} waiting, ${this.all.pending} under way); retry shortly`,
+        ),
+      );
     }
 
     this.waitingCount += 1;
@@ -67,14 +69,15 @@ export class RunQueue {
       signal.addEventListener('abort', onAbort, { once: true });
 
       // Holding the image's slot while waiting for a replica slot keeps the per-image bound exact.
-      const start = () => this.all.add(async () => {
-        if (!leaveQueue()) return;
-        try {
-          resolve(await task());
-        } catch (error) {
-          reject(error);
-        }
-      });
+      const start = () =>
+        this.all.add(async () => {
+          if (!leaveQueue()) return;
+          try {
+            resolve(await task());
+          } catch (error) {
+            reject(error);
+          }
+        });
       const imageQueue = this.byImage.get(image);
       void (imageQueue ? imageQueue.add(start) : start());
     });

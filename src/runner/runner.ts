@@ -3,7 +3,12 @@ import { performance } from 'node:perf_hooks';
 import type { Duplex } from 'node:stream';
 import type { DockerEngine } from '../engine/docker-engine';
 import {
-  ContainerLostError, EngineUnavailableError, RunAbandonedError, RunFailedError, UnpackFailedError, WarmpoolError,
+  ContainerLostError,
+  EngineUnavailableError,
+  RunAbandonedError,
+  RunFailedError,
+  UnpackFailedError,
+  WarmpoolError,
 } from '../errors';
 import { type Logger, shortId } from '../log/logger';
 import type { Lease, Pool } from '../pool/pool';
@@ -84,7 +89,11 @@ export class Runner {
       if (deadline.abandoned) throw new RunAbandonedError('the caller left while the run waited for a slot');
       const waited = performance.now() - startedAt;
       return this.result(request, emptyExecution('timed_out'), false, {
-        queuedMs: waited, checkoutMs: 0, executeMs: 0, collectMs: 0, totalMs: waited,
+        queuedMs: waited,
+        checkoutMs: 0,
+        executeMs: 0,
+        collectMs: 0,
+        totalMs: waited,
       });
     } finally {
       deadline.dispose();
@@ -101,7 +110,10 @@ export class Runner {
     if (!lease) {
       if (deadline.abandoned) throw new RunAbandonedError('the caller left before a container was ready');
       return this.result(request, emptyExecution('timed_out'), false, {
-        queuedMs: slotAt - startedAt, checkoutMs: checkedOutAt - slotAt, executeMs: 0, collectMs: 0,
+        queuedMs: slotAt - startedAt,
+        checkoutMs: checkedOutAt - slotAt,
+        executeMs: 0,
+        collectMs: 0,
         totalMs: checkedOutAt - startedAt,
       });
     }
@@ -130,13 +142,20 @@ export class Runner {
     const checkout = pool.checkout(deadline.signal);
     const lease = await Promise.race([checkout, deadline.reached().then(() => undefined)]);
     if (lease === undefined) {
-      checkout.then((late) => pool.release(late.containerId), () => {});
+      checkout.then(
+        (late) => pool.release(late.containerId),
+        () => {},
+      );
     }
     return lease;
   }
 
   private async execute(
-    pool: Pool, lease: Lease, request: RunRequest, deadline: Deadline, sent: Map<string, string> | undefined,
+    pool: Pool,
+    lease: Lease,
+    request: RunRequest,
+    deadline: Deadline,
+    sent: Map<string, string> | undefined,
   ): Promise<Execution> {
     const { engine } = this.options;
     const id = lease.containerId;
@@ -153,7 +172,10 @@ export class Runner {
     const stop = async (reason: NonNullable<Execution['stoppedFor']>) => {
       if (stoppedFor) return;
       stoppedFor = reason;
-      this.log.debug('stopping a run', { container: shortId(id), reason: deadline.abandoned ? 'the caller left' : reason });
+      this.log.debug('stopping a run', {
+        container: shortId(id),
+        reason: deadline.abandoned ? 'the caller left' : reason,
+      });
       await engine.killContainer(id);
     };
 
@@ -202,13 +224,14 @@ export class Runner {
     output.end();
     const collected = { stdout: output.stdout, stderr: output.stderr, mainEndedAt };
     if (stoppedFor) return { ...collected, exitCode: null, stoppedFor };
-    if (streamError) this.log.debug('exec stream ended with an error', { container: shortId(id), error: streamError.message });
+    if (streamError)
+      this.log.debug('exec stream ended with an error', { container: shortId(id), error: streamError.message });
 
     // 4. The exit status: from the report when main.sh ended on its own, else from the engine,
     //    unless the container itself was stopped under the run (an engine restart, a docker rm).
     const parsed = await report.finish(this.log);
     if (!parsed) await this.throwIfContainerLost(id);
-    const exitCode = parsed?.exitCode ?? await this.exitCodeOf(exec.execId, id, deadline);
+    const exitCode = parsed?.exitCode ?? (await this.exitCodeOf(exec.execId, id, deadline));
     if (exitCode === undefined) {
       await stop('timed_out');
       return { ...collected, exitCode: null, stoppedFor: 'timed_out' };
@@ -216,7 +239,9 @@ export class Runner {
     // Without a report main.sh never ran to its end; 125 then can only come from a failed unpack.
     if (exitCode === UNPACK_FAILED_STATUS && !parsed) {
       const said = output.stderr.bytes.toString('utf8').replace(UNPACK_FAILED_MARKER, '').trim();
-      throw new UnpackFailedError(`the run's files could not be unpacked in the container: ${said || 'tar gave no reason'}`);
+      throw new UnpackFailedError(
+        `the run's files could not be unpacked in the container: ${said || 'tar gave no reason'}`,
+      );
     }
     return { ...collected, exitCode, report: parsed };
   }
@@ -233,8 +258,10 @@ export class Runner {
         return undefined;
       });
       if (!info?.State.Running) {
-        throw new ContainerLostError(`the run's container ${shortId(id)} stopped before the run finished `
-          + '(the engine restarted or the container was killed or removed); retry the run');
+        throw new ContainerLostError(
+          `the run's container ${shortId(id)} stopped before the run finished ` +
+            '(the engine restarted or the container was killed or removed); retry the run',
+        );
       }
       await new Promise((resolve) => setTimeout(resolve, CONTAINER_LOST_LOOK_MS));
     }
@@ -251,7 +278,9 @@ export class Runner {
       const status = await this.options.engine.inspectExec(execId, containerId);
       if (!status.running) {
         if (status.exitCode === null) {
-          throw new RunFailedError(`the engine did not report an exit status for the run in container ${shortId(containerId)}`);
+          throw new RunFailedError(
+            `the engine did not report an exit status for the run in container ${shortId(containerId)}`,
+          );
         }
         return status.exitCode;
       }
@@ -264,7 +293,9 @@ export class Runner {
     try {
       return await sandboxFingerprints(request.archive);
     } catch (error) {
-      this.log.warn('could not fingerprint the files of a run; all will count as created', { error: (error as Error).message });
+      this.log.warn('could not fingerprint the files of a run; all will count as created', {
+        error: (error as Error).message,
+      });
       return new Map();
     }
   }
@@ -288,7 +319,7 @@ export class Runner {
       signal: signalOf(execution.exitCode),
       outcome,
       warm,
-      files: request.returnFiles ? execution.report?.files ?? null : null,
+      files: request.returnFiles ? (execution.report?.files ?? null) : null,
       durationMs: rounded.totalMs,
       timings: rounded,
     };
@@ -311,9 +342,17 @@ function streamEnded(stream: Duplex): Promise<Error | undefined> {
 /** Whether `promise` settles within `ms`; never rejects. */
 async function settledWithin(promise: Promise<unknown>, ms: number): Promise<boolean> {
   let timer: NodeJS.Timeout | undefined;
-  const timeout = new Promise<false>((resolve) => { timer = setTimeout(() => resolve(false), ms); });
+  const timeout = new Promise<false>((resolve) => {
+    timer = setTimeout(() => resolve(false), ms);
+  });
   try {
-    return await Promise.race([promise.then(() => true, () => true), timeout]);
+    return await Promise.race([
+      promise.then(
+        () => true,
+        () => true,
+      ),
+      timeout,
+    ]);
   } finally {
     clearTimeout(timer);
   }

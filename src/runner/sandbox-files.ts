@@ -57,7 +57,14 @@ export function compareSandbox(before: Map<string, string>, limits: FilesOutLimi
   let keptBytes = 0;
   let truncated = false;
 
-  const take = (path: string, size: number, fingerprint: string, text: string | null, binary: boolean, cut: boolean) => {
+  const take = (
+    path: string,
+    size: number,
+    fingerprint: string,
+    text: string | null,
+    binary: boolean,
+    cut: boolean,
+  ) => {
     seen.set(path, { fingerprint, size });
     const previous = before.get(path);
     if (previous === fingerprint) return;
@@ -68,7 +75,14 @@ export function compareSandbox(before: Map<string, string>, limits: FilesOutLimi
       return;
     }
     keptBytes += bytes;
-    changed.push({ path, change: previous === undefined ? 'created' : 'modified', size, content: text, truncated: cut, binary });
+    changed.push({
+      path,
+      change: previous === undefined ? 'created' : 'modified',
+      size,
+      content: text,
+      truncated: cut,
+      binary,
+    });
   };
 
   const read = readTar(extract, limits.maxFileBytes, ({ name, type, size, head, fingerprint, linkname }) => {
@@ -87,7 +101,14 @@ export function compareSandbox(before: Map<string, string>, limits: FilesOutLimi
     const target = targetPath !== undefined ? seen.get(targetPath) : undefined;
     if (!target || targetPath === undefined) return;
     const known = changed.find((file) => file.path === targetPath) ?? unchanged.get(targetPath);
-    take(name, target.size, target.fingerprint, known?.content ?? null, known?.binary ?? false, known?.truncated ?? true);
+    take(
+      name,
+      target.size,
+      target.fingerprint,
+      known?.content ?? null,
+      known?.binary ?? false,
+      known?.truncated ?? true,
+    );
   });
 
   const result = read.then(() => ({
@@ -98,8 +119,12 @@ export function compareSandbox(before: Map<string, string>, limits: FilesOutLimi
   // Handled here as well as by whoever awaits it, so a broken tar never counts as an unhandled rejection.
   result.catch(() => {});
   return {
-    write: (chunk) => { extract.write(chunk); },
-    end: () => { extract.end(Buffer.alloc(0)); },
+    write: (chunk) => {
+      extract.write(chunk);
+    },
+    end: () => {
+      extract.end(Buffer.alloc(0));
+    },
     result,
   };
 }
@@ -141,7 +166,11 @@ function readTar(extract: tar.Extract, headBytes: number, onEntry: (entry: TarEn
       });
       stream.on('end', () => {
         onEntry({
-          name: normalize(header.name), type: header.type, size, head: Buffer.concat(chunks), fingerprint: hash.digest('hex'),
+          name: normalize(header.name),
+          type: header.type,
+          size,
+          head: Buffer.concat(chunks),
+          fingerprint: hash.digest('hex'),
           linkname: header.linkname ?? undefined,
         });
         next();

@@ -10,10 +10,26 @@ describe.each([BUSYBOX, PYTHON])('archives in and files out in %s', (image) => {
   it.each<[string, ArchiveEntry, RegExp]>([
     ['an absolute path', { name: '/etc/cron.d/evil', content: 'x' }, /"\/etc\/cron.d\/evil": expected a relative path/],
     ['a ".." segment', { name: 'sandbox/../../etc/passwd', content: 'x' }, /"sandbox\/..\/..\/etc\/passwd".*"\.\."/],
-    ['a symbolic link', { name: 'sandbox/link', type: 'symlink', linkname: '/etc/shadow' }, /"sandbox\/link": expected a file or directory, got a symlink/],
-    ['a hard link', { name: 'sandbox/hard', type: 'link', linkname: 'tmp/main.sh' }, /"sandbox\/hard": expected a file or directory, got a link/],
-    ['a device node', { name: 'sandbox/dev', type: 'character-device' }, /"sandbox\/dev": expected a file or directory, got a character-device/],
-    ['an entry outside tmp/ and sandbox/', { name: 'home/sandbox/.profile', content: 'x' }, /"home\/sandbox\/.profile": expected a path under tmp\/ or sandbox\//],
+    [
+      'a symbolic link',
+      { name: 'sandbox/link', type: 'symlink', linkname: '/etc/shadow' },
+      /"sandbox\/link": expected a file or directory, got a symlink/,
+    ],
+    [
+      'a hard link',
+      { name: 'sandbox/hard', type: 'link', linkname: 'tmp/main.sh' },
+      /"sandbox\/hard": expected a file or directory, got a link/,
+    ],
+    [
+      'a device node',
+      { name: 'sandbox/dev', type: 'character-device' },
+      /"sandbox\/dev": expected a file or directory, got a character-device/,
+    ],
+    [
+      'an entry outside tmp/ and sandbox/',
+      { name: 'home/sandbox/.profile', content: 'x' },
+      /"home\/sandbox\/.profile": expected a path under tmp\/ or sandbox\//,
+    ],
   ])('refuses an archive with %s, naming the entry, before taking a container', async (_kind, entry, message) => {
     const before = await poolLevels(replica.url, image);
 
@@ -58,19 +74,38 @@ describe.each([BUSYBOX, PYTHON])('archives in and files out in %s', (image) => {
   });
 
   it('brings back the text files a run created or changed, lists binary ones and deleted paths', async () => {
-    const result = await run(replica.url, image, [
-      'echo new > created.txt',
-      'mkdir -p out/deep && echo nested > out/deep/result.txt',
-      'echo more >> changed.txt',
-      'rm removed.txt',
-      'head -c 300 /dev/zero > zeros.bin',
-    ].join('\n'), { files: { 'changed.txt': 'start\n', 'removed.txt': 'bye\n', 'same.txt': 'unchanged\n' } });
+    const result = await run(
+      replica.url,
+      image,
+      [
+        'echo new > created.txt',
+        'mkdir -p out/deep && echo nested > out/deep/result.txt',
+        'echo more >> changed.txt',
+        'rm removed.txt',
+        'head -c 300 /dev/zero > zeros.bin',
+      ].join('\n'),
+      { files: { 'changed.txt': 'start\n', 'removed.txt': 'bye\n', 'same.txt': 'unchanged\n' } },
+    );
 
     expect(result.files).toEqual({
       changed: [
-        { path: 'changed.txt', change: 'modified', size: 11, content: 'start\nmore\n', truncated: false, binary: false },
+        {
+          path: 'changed.txt',
+          change: 'modified',
+          size: 11,
+          content: 'start\nmore\n',
+          truncated: false,
+          binary: false,
+        },
         { path: 'created.txt', change: 'created', size: 4, content: 'new\n', truncated: false, binary: false },
-        { path: 'out/deep/result.txt', change: 'created', size: 7, content: 'nested\n', truncated: false, binary: false },
+        {
+          path: 'out/deep/result.txt',
+          change: 'created',
+          size: 7,
+          content: 'nested\n',
+          truncated: false,
+          binary: false,
+        },
         { path: 'zeros.bin', change: 'created', size: 300, content: null, truncated: false, binary: true },
       ],
       deleted: ['removed.txt'],
@@ -80,7 +115,11 @@ describe.each([BUSYBOX, PYTHON])('archives in and files out in %s', (image) => {
 
   it('caps the number of files brought back, and flags what it left out', async () => {
     const { filesMaxCount } = replica.config.run;
-    const result = await run(replica.url, image, `for i in $(seq 1 ${filesMaxCount + 20}); do echo $i > "many-$i.txt"; done`);
+    const result = await run(
+      replica.url,
+      image,
+      `for i in $(seq 1 ${filesMaxCount + 20}); do echo $i > "many-$i.txt"; done`,
+    );
 
     expect(result.files?.truncated).toBe(true);
     expect(result.files?.changed).toHaveLength(filesMaxCount);
@@ -90,10 +129,16 @@ describe.each([BUSYBOX, PYTHON])('archives in and files out in %s', (image) => {
     const { filesMaxFileBytes } = replica.config.run;
     const result = await run(replica.url, image, `head -c ${filesMaxFileBytes + 100} /dev/zero | tr "\\0" x > big.txt`);
 
-    expect(result.files?.changed).toEqual([{
-      path: 'big.txt', change: 'created', size: filesMaxFileBytes + 100, content: 'x'.repeat(filesMaxFileBytes),
-      truncated: true, binary: false,
-    }]);
+    expect(result.files?.changed).toEqual([
+      {
+        path: 'big.txt',
+        change: 'created',
+        size: filesMaxFileBytes + 100,
+        content: 'x'.repeat(filesMaxFileBytes),
+        truncated: true,
+        binary: false,
+      },
+    ]);
     expect(result.files?.truncated).toBe(false);
   });
 

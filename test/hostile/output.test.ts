@@ -42,20 +42,24 @@ describe.each([BUSYBOX, PYTHON])('output of hostile programs in %s', (image) => 
     const raw = await run(replica.url, image, main, { encoding: 'base64' });
 
     expect(text.stdout.content).toBe('café \uFFFD\uFFFD end');
-    expect(Buffer.from(raw.stdout.content, 'base64')).toEqual(Buffer.from([
-      ...Buffer.from('caf'), 0xc3, 0xa9, 0x20, 0xff, 0xfe, ...Buffer.from(' end'),
-    ]));
+    expect(Buffer.from(raw.stdout.content, 'base64')).toEqual(
+      Buffer.from([...Buffer.from('caf'), 0xc3, 0xa9, 0x20, 0xff, 0xfe, ...Buffer.from(' end')]),
+    );
   });
 
   it('returns long output, a last line without newline and interleaved streams byte for byte', async () => {
-    const result = await run(replica.url, image, 'seq 1 100000; printf "no newline"; echo e1 >&2; echo o1; echo e2 >&2');
+    const result = await run(
+      replica.url,
+      image,
+      'seq 1 100000; printf "no newline"; echo e1 >&2; echo o1; echo e2 >&2',
+    );
 
     const expected = `${Array.from({ length: 100000 }, (_, i) => i + 1).join('\n')}\nno newlineo1\n`;
     expect(result.stdout.content).toBe(expected);
     expect(result.stderr.content).toBe('e1\ne2\n');
   });
 
-  it('passes bytes that look like the engine\'s own stream framing through unchanged', async () => {
+  it("passes bytes that look like the engine's own stream framing through unchanged", async () => {
     const fake = '\\001\\000\\000\\000\\000\\000\\000\\005hello\\002\\000\\000\\000\\377\\377\\377\\377';
     const result = await run(replica.url, image, `printf "${fake}"; printf "${fake}" >&2`, { encoding: 'base64' });
 
@@ -92,17 +96,26 @@ describe('daemon memory while a program prints 100 MB', () => {
     const before = retainedBytes();
     const rssBefore = process.memoryUsage().rss;
     let peakRss = rssBefore;
-    const sampler = setInterval(() => { peakRss = Math.max(peakRss, process.memoryUsage().rss); }, 5);
+    const sampler = setInterval(() => {
+      peakRss = Math.max(peakRss, process.memoryUsage().rss);
+    }, 5);
 
     const result = await run(replica.url, BUSYBOX, flood, { maxSeconds: 60 });
     clearInterval(sampler);
     const after = retainedBytes();
 
-    expect(result).toMatchObject({ outcome: 'completed', exitCode: 0, stdout: { truncated: true }, stderr: { content: 'done\n' } });
+    expect(result).toMatchObject({
+      outcome: 'completed',
+      exitCode: 0,
+      stdout: { truncated: true },
+      stderr: { content: 'done\n' },
+    });
     expect(Buffer.byteLength(result.stdout.content)).toBe(1024 * 1024);
     const retainedMb = (after - before) / 2 ** 20;
     const peakMb = (peakRss - rssBefore) / 2 ** 20;
-    console.log(`reading 100 MB: retained ${retainedMb.toFixed(1)} MiB after the run, RSS peak +${peakMb.toFixed(1)} MiB`);
+    console.log(
+      `reading 100 MB: retained ${retainedMb.toFixed(1)} MiB after the run, RSS peak +${peakMb.toFixed(1)} MiB`,
+    );
     // The answer itself holds the 1 MiB kept; everything else read is garbage once the run is over.
     expect(retainedMb).toBeLessThan(4);
     expect(peakMb).toBeLessThan(64);

@@ -40,7 +40,9 @@ describe.each([BUSYBOX, PYTHON])('time and processes of hostile programs in %s',
   });
 
   it('holds a fork bomb to the pids limit, inside its own container', async () => {
-    const result = await run(replica.url, image, 'bomb() { bomb | bomb & }; bomb; sleep 2; echo survived', { maxSeconds: 10 });
+    const result = await run(replica.url, image, 'bomb() { bomb | bomb & }; bomb; sleep 2; echo survived', {
+      maxSeconds: 10,
+    });
 
     expect(['completed', 'timed_out']).toContain(result.outcome);
     expect(result.stderr.content + result.stdout.content).toMatch(/fork|Resource temporarily unavailable|survived/i);
@@ -49,10 +51,14 @@ describe.each([BUSYBOX, PYTHON])('time and processes of hostile programs in %s',
   it('cannot have more processes at once than the pids limit', async () => {
     // The loop runs in a subshell, which may die when fork fails; the outer shell then counts with
     // its own glob and echo, which need no fork.
-    const result = await run(replica.url, image, [
-      '(for i in $(seq 1 400); do sleep 30 & done) 2>/dev/null',
-      'set -- /proc/[0-9]*; echo "processes $#"',
-    ].join('\n'), { maxSeconds: 20 });
+    const result = await run(
+      replica.url,
+      image,
+      ['(for i in $(seq 1 400); do sleep 30 & done) 2>/dev/null', 'set -- /proc/[0-9]*; echo "processes $#"'].join(
+        '\n',
+      ),
+      { maxSeconds: 20 },
+    );
 
     const count = Number(/processes (\d+)/.exec(result.stdout.content)?.[1]);
     expect(count).toBeGreaterThan(10);
@@ -60,29 +66,39 @@ describe.each([BUSYBOX, PYTHON])('time and processes of hostile programs in %s',
   });
 
   it('reaps orphans, so a run that leaves many still works', async () => {
-    const result = await run(replica.url, image, [
-      'for i in $(seq 1 60); do (sleep 0.2 &) ; done',
-      'sleep 1',
-      'zombies=0',
-      'for stat in /proc/[0-9]*/stat; do case "$(cat $stat 2>/dev/null)" in *") Z "*) zombies=$((zombies + 1));; esac; done',
-      'echo "zombies $zombies"',
-      'for i in $(seq 1 60); do (true &) ; done; echo still forking',
-    ].join('\n'), { maxSeconds: 20 });
+    const result = await run(
+      replica.url,
+      image,
+      [
+        'for i in $(seq 1 60); do (sleep 0.2 &) ; done',
+        'sleep 1',
+        'zombies=0',
+        'for stat in /proc/[0-9]*/stat; do case "$(cat $stat 2>/dev/null)" in *") Z "*) zombies=$((zombies + 1));; esac; done',
+        'echo "zombies $zombies"',
+        'for i in $(seq 1 60); do (true &) ; done; echo still forking',
+      ].join('\n'),
+      { maxSeconds: 20 },
+    );
 
     expect(result.stdout.content).toBe('zombies 0\nstill forking\n');
   });
 
-  it('reports a death by signal as 128 + n with the signal\'s name', async () => {
+  it("reports a death by signal as 128 + n with the signal's name", async () => {
     const result = await run(replica.url, image, 'kill -SEGV $$');
 
     expect(result).toMatchObject({ outcome: 'completed', exitCode: 139, signal: 'SIGSEGV' });
   });
 
   it('confines a program that fills a tmpfs to its own container (ENOSPC)', async () => {
-    const result = await run(replica.url, image, [
-      'for i in 1 2 3; do head -c 30000000 /dev/zero > /sandbox/fill$i || echo "fill$i failed"; done',
-      'df -k /sandbox | tail -n 1',
-    ].join('\n'), { returnFiles: false, maxSeconds: 20 });
+    const result = await run(
+      replica.url,
+      image,
+      [
+        'for i in 1 2 3; do head -c 30000000 /dev/zero > /sandbox/fill$i || echo "fill$i failed"; done',
+        'df -k /sandbox | tail -n 1',
+      ].join('\n'),
+      { returnFiles: false, maxSeconds: 20 },
+    );
 
     expect(result.stdout.content).toContain('fill3 failed');
     // GNU head names ENOSPC; busybox head reports the failed write as an I/O error.
@@ -90,9 +106,14 @@ describe.each([BUSYBOX, PYTHON])('time and processes of hostile programs in %s',
   });
 
   it('stops a single huge file at the file-size limit', async () => {
-    const result = await run(replica.url, image, 'head -c 100000000 /dev/zero > /tmp/huge; echo "status $?"; ls -l /tmp/huge', {
-      maxSeconds: 20,
-    });
+    const result = await run(
+      replica.url,
+      image,
+      'head -c 100000000 /dev/zero > /tmp/huge; echo "status $?"; ls -l /tmp/huge',
+      {
+        maxSeconds: 20,
+      },
+    );
 
     const limitBytes = replica.config.pools[0].limits.fileSizeMb * 1024 * 1024;
     expect(result.stdout.content).toMatch(/status 153/);
@@ -101,12 +122,21 @@ describe.each([BUSYBOX, PYTHON])('time and processes of hostile programs in %s',
 });
 
 describe('memory', () => {
-  const replica = useReplica('memory-limit', { pools: [{ image: PYTHON, size: 1, limits: { memoryMb: 128 } }] }, { healthyAfterEach: true });
+  const replica = useReplica(
+    'memory-limit',
+    { pools: [{ image: PYTHON, size: 1, limits: { memoryMb: 128 } }] },
+    { healthyAfterEach: true },
+  );
 
   it('reports a program over the memory limit as oom, not as a bare 137', async () => {
     const result = await run(replica.url, PYTHON, 'echo allocating; python3 -c "x = bytearray(512 * 1024 * 1024)"');
 
-    expect(result).toMatchObject({ outcome: 'oom', exitCode: 137, signal: 'SIGKILL', stdout: { content: 'allocating\n' } });
+    expect(result).toMatchObject({
+      outcome: 'oom',
+      exitCode: 137,
+      signal: 'SIGKILL',
+      stdout: { content: 'allocating\n' },
+    });
   });
 
   it('reports oom even when main.sh goes on after the killed program and ends well', async () => {

@@ -1,9 +1,21 @@
 import { connect } from 'node:net';
-import { BUSYBOX, eventually, poolLevels, postRun, replicaContainers, run, waitForFullPool } from '../support/daemon-harness';
+import {
+  BUSYBOX,
+  eventually,
+  poolLevels,
+  postRun,
+  replicaContainers,
+  run,
+  waitForFullPool,
+} from '../support/daemon-harness';
 import { useReplica } from '../support/use-replica';
 
 describe('load and back-pressure', () => {
-  const replica = useReplica('back-pressure', { pools: [{ image: BUSYBOX, size: 2 }], maxConcurrentRuns: 1, maxQueuedRuns: 1 });
+  const replica = useReplica('back-pressure', {
+    pools: [{ image: BUSYBOX, size: 2 }],
+    maxConcurrentRuns: 1,
+    maxQueuedRuns: 1,
+  });
 
   it('answers 503 with Retry-After when the queue is full, before any container is taken', async () => {
     const running = postRun(replica.url, { image: BUSYBOX, main: 'sleep 2; echo first', maxSeconds: 10 });
@@ -13,7 +25,9 @@ describe('load and back-pressure', () => {
     const before = await poolLevels(replica.url, BUSYBOX);
 
     const refused = await fetch(`${replica.url}/run`, {
-      method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ image: BUSYBOX, main: 'echo third' }),
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify({ image: BUSYBOX, main: 'echo third' }),
     });
 
     expect(refused.status).toBe(503);
@@ -25,7 +39,7 @@ describe('load and back-pressure', () => {
     expect((await queued).body.stdout.content).toBe('second\n');
   });
 
-  it('counts time spent queued against the run\'s deadline', async () => {
+  it("counts time spent queued against the run's deadline", async () => {
     await waitForFullPool(replica.url, BUSYBOX);
     const running = postRun(replica.url, { image: BUSYBOX, main: 'sleep 3', maxSeconds: 10 });
     await eventually(async () => (await poolLevels(replica.url, BUSYBOX)).leased === 1, 10_000, 'first run under way');
@@ -41,11 +55,15 @@ describe('load and back-pressure', () => {
     await waitForFullPool(replica.url, BUSYBOX);
     const caller = new AbortController();
     const abandoned = fetch(`${replica.url}/run`, {
-      method: 'POST', headers: { 'content-type': 'application/json' },
-      body: JSON.stringify({ image: BUSYBOX, main: 'sleep 30', maxSeconds: 60 }), signal: caller.signal,
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify({ image: BUSYBOX, main: 'sleep 30', maxSeconds: 60 }),
+      signal: caller.signal,
     }).catch(() => 'hung up');
     await eventually(async () => (await poolLevels(replica.url, BUSYBOX)).leased === 1, 10_000, 'run under way');
-    const leasedIds = (await replicaContainers(replica.config.replicaId)).filter((c) => c.State === 'running').map((c) => c.Id);
+    const leasedIds = (await replicaContainers(replica.config.replicaId))
+      .filter((c) => c.State === 'running')
+      .map((c) => c.Id);
 
     caller.abort();
     await abandoned;
@@ -54,10 +72,14 @@ describe('load and back-pressure', () => {
     const next = await run(replica.url, BUSYBOX, 'echo next');
     expect(next.stdout.content).toBe('next\n');
     expect(Date.now() - startedAt).toBeLessThan(5000);
-    await eventually(async () => {
-      const ids = (await replicaContainers(replica.config.replicaId)).map((c) => c.Id);
-      return leasedIds.every((id) => !ids.includes(id));
-    }, 10_000, 'the abandoned run\'s container removed');
+    await eventually(
+      async () => {
+        const ids = (await replicaContainers(replica.config.replicaId)).map((c) => c.Id);
+        return leasedIds.every((id) => !ids.includes(id));
+      },
+      10_000,
+      "the abandoned run's container removed",
+    );
   });
 
   it('closes the connection of a client that never finishes its headers', async () => {
@@ -68,7 +90,9 @@ describe('load and back-pressure', () => {
 
     const closed = await new Promise<string>((resolve) => {
       let answer = '';
-      socket.on('data', (chunk) => { answer += chunk.toString(); });
+      socket.on('data', (chunk) => {
+        answer += chunk.toString();
+      });
       socket.on('close', () => resolve(answer));
     });
 

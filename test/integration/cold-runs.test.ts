@@ -1,5 +1,13 @@
-import { BUSYBOX, eventually, poolLevels, removeReplicaContainers, replicaContainers, run, type RunningDaemon,
-  startDaemon } from '../support/daemon-harness';
+import {
+  BUSYBOX,
+  eventually,
+  poolLevels,
+  removeReplicaContainers,
+  replicaContainers,
+  run,
+  type RunningDaemon,
+  startDaemon,
+} from '../support/daemon-harness';
 
 describe('runs when no container is ready', () => {
   let replica: RunningDaemon;
@@ -16,7 +24,12 @@ describe('runs when no container is ready', () => {
   it('creates a container on demand and still answers the run', async () => {
     const result = await run(replica.url, BUSYBOX, 'echo cold; id -u');
 
-    expect(result).toMatchObject({ stdout: { content: 'cold\n40000\n' }, exitCode: 0, outcome: 'completed', warm: false });
+    expect(result).toMatchObject({
+      stdout: { content: 'cold\n40000\n' },
+      exitCode: 0,
+      outcome: 'completed',
+      warm: false,
+    });
     const pool = await poolLevels(replica.url, BUSYBOX);
     expect(pool).toMatchObject({ size: 0, ready: 0, misses: 1, hits: 0, created: 1, failed: 0 });
   });
@@ -24,7 +37,10 @@ describe('runs when no container is ready', () => {
   it('leaves no container behind once the run is answered', async () => {
     await run(replica.url, BUSYBOX, 'true');
 
-    await eventually(async () => (await replicaContainers(replica.config.replicaId)).length === 0, 10_000,
-      'used container removed');
+    await eventually(
+      async () => (await replicaContainers(replica.config.replicaId)).length === 0,
+      10_000,
+      'used container removed',
+    );
   });
 });

@@ -1,5 +1,16 @@
-import { BUSYBOX, engineState, eventually, poolLevels, postRun, removeReplicaContainers, replicaContainers, run,
-  type RunningDaemon, startDaemon, waitForFullPool } from '../support/daemon-harness';
+import {
+  BUSYBOX,
+  engineState,
+  eventually,
+  poolLevels,
+  postRun,
+  removeReplicaContainers,
+  replicaContainers,
+  run,
+  type RunningDaemon,
+  startDaemon,
+  waitForFullPool,
+} from '../support/daemon-harness';
 import { startLocalEngine, stopLocalEngine } from '../support/local-engine';
 
 describe('an engine restart while the daemon runs', () => {
@@ -29,7 +40,9 @@ describe('an engine restart while the daemon runs', () => {
     await eventually(async () => (await engineState(replica.url)) === 'down', 15_000, 'engine seen down');
     const startedAt = Date.now();
     const refused = await fetch(`${replica.url}/run`, {
-      method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ image: BUSYBOX, main: 'echo hi' }),
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify({ image: BUSYBOX, main: 'echo hi' }),
     });
     expect(Date.now() - startedAt).toBeLessThan(1000);
     expect(refused.status).toBe(503);
@@ -41,8 +54,11 @@ describe('an engine restart while the daemon runs', () => {
 
     const healed = await run(replica.url, BUSYBOX, 'echo healed');
     expect(healed).toMatchObject({ stdout: { content: 'healed\n' }, warm: true });
-    await eventually(async () => (await replicaContainers(replica.config.replicaId)).length === 2, 15_000,
-      'only the refilled pool left');
+    await eventually(
+      async () => (await replicaContainers(replica.config.replicaId)).length === 2,
+      15_000,
+      'only the refilled pool left',
+    );
     const states = (await replicaContainers(replica.config.replicaId)).map((container) => container.State);
     expect(states).toEqual(['paused', 'paused']);
   });

@@ -1,5 +1,15 @@
 import Docker from 'dockerode';
-import { BUSYBOX, engineState, eventually, poolLevels, postRun, removeReplicaContainers, replicaContainers, startDaemon, waitForFullPool } from '../support/daemon-harness';
+import {
+  BUSYBOX,
+  engineState,
+  eventually,
+  poolLevels,
+  postRun,
+  removeReplicaContainers,
+  replicaContainers,
+  startDaemon,
+  waitForFullPool,
+} from '../support/daemon-harness';
 import { useReplica } from '../support/use-replica';
 import { EngineProxy } from '../support/engine-proxy';
 import { postArchive, tgz } from '../support/tgz';
@@ -7,7 +17,7 @@ import { postArchive, tgz } from '../support/tgz';
 describe('the HTTP API against the real engine', () => {
   const replica = useReplica('http', { pools: [{ image: BUSYBOX, size: 1 }], bodyLimitBytes: 64 * 1024 });
 
-  it('runs a plain tar pipe: a gzip\'d tar body with image and maxSeconds in the query', async () => {
+  it("runs a plain tar pipe: a gzip'd tar body with image and maxSeconds in the query", async () => {
     const archive = await tgz([
       { name: 'tmp/main.sh', content: 'cat data/input.txt; ls -l run.sh | cut -c1-10; ./run.sh', mode: 0o755 },
       { name: 'sandbox/data/input.txt', content: 'from the archive\n' },
@@ -18,7 +28,9 @@ describe('the HTTP API against the real engine', () => {
 
     expect(status).toBe(200);
     expect(body).toMatchObject({
-      stdout: { content: 'from the archive\n-rwxr-xr-x\nexecutable\n' }, exitCode: 0, outcome: 'completed',
+      stdout: { content: 'from the archive\n-rwxr-xr-x\nexecutable\n' },
+      exitCode: 0,
+      outcome: 'completed',
     });
   });
 
@@ -33,16 +45,29 @@ describe('the HTTP API against the real engine', () => {
       { body: JSON.stringify({ image: 'not/configured', main: 'echo' }), status: 404, message: /not configured/ },
       { body: JSON.stringify({ image: BUSYBOX, main: 'echo', maxSeconds: 0 }), status: 400, message: /maxSeconds/ },
       { body: JSON.stringify({ image: BUSYBOX, main: 'echo', maxSeconds: 3600 }), status: 400, message: /maxSeconds/ },
-      { body: JSON.stringify({ image: BUSYBOX, main: 'x'.repeat(70 * 1024) }), status: 413, message: /at most 65536 bytes/ },
-      { body: JSON.stringify({ image: BUSYBOX, main: 'echo', files: { '../escape': 'x' } }), status: 400, message: /\.\./ },
+      {
+        body: JSON.stringify({ image: BUSYBOX, main: 'x'.repeat(70 * 1024) }),
+        status: 413,
+        message: /at most 65536 bytes/,
+      },
+      {
+        body: JSON.stringify({ image: BUSYBOX, main: 'echo', files: { '../escape': 'x' } }),
+        status: 400,
+        message: /\.\./,
+      },
     ];
 
     for (const request of bad) {
       const response = await fetch(`${replica.url}/run`, {
-        method: 'POST', headers: { 'content-type': 'application/json' }, body: request.body,
+        method: 'POST',
+        headers: { 'content-type': 'application/json' },
+        body: request.body,
       });
-      const body = await response.json() as { error: string };
-      expect({ status: response.status, error: body.error }).toEqual({ status: request.status, error: expect.stringMatching(request.message) });
+      const body = (await response.json()) as { error: string };
+      expect({ status: response.status, error: body.error }).toEqual({
+        status: request.status,
+        error: expect.stringMatching(request.message),
+      });
     }
 
     const archive = await postArchive(replica.url, { image: BUSYBOX }, Buffer.from('not gzip'));
@@ -55,7 +80,11 @@ describe('the HTTP API against the real engine', () => {
   it('answers 503 at once while the engine is away, and serves again once it is back', async () => {
     const proxy = new EngineProxy();
     await proxy.open();
-    const cut = await startDaemon('engine-gone', { pools: [{ image: BUSYBOX, size: 1 }] }, new Docker({ socketPath: proxy.socketPath }));
+    const cut = await startDaemon(
+      'engine-gone',
+      { pools: [{ image: BUSYBOX, size: 1 }] },
+      new Docker({ socketPath: proxy.socketPath }),
+    );
     try {
       await waitForFullPool(cut.url, BUSYBOX);
       await proxy.cut();
@@ -63,7 +92,9 @@ describe('the HTTP API against the real engine', () => {
 
       const startedAt = Date.now();
       const response = await fetch(`${cut.url}/run`, {
-        method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ image: BUSYBOX, main: 'echo hi' }),
+        method: 'POST',
+        headers: { 'content-type': 'application/json' },
+        body: JSON.stringify({ image: BUSYBOX, main: 'echo hi' }),
       });
       expect(Date.now() - startedAt).toBeLessThan(1000);
       expect(response.status).toBe(503);
@@ -75,7 +106,11 @@ describe('the HTTP API against the real engine', () => {
       await eventually(async () => (await engineState(cut.url)) === 'up', 20_000, 'engine seen up again');
       await waitForFullPool(cut.url, BUSYBOX);
       const { status, body } = await postRun(cut.url, { image: BUSYBOX, main: 'echo back' });
-      expect({ status, stdout: body.stdout, warm: body.warm }).toEqual({ status: 200, stdout: { content: 'back\n', truncated: false }, warm: true });
+      expect({ status, stdout: body.stdout, warm: body.warm }).toEqual({
+        status: 200,
+        stdout: { content: 'back\n', truncated: false },
+        warm: true,
+      });
     } finally {
       await proxy.open().catch(() => {});
       await cut.stop();

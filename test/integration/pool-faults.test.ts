@@ -1,14 +1,31 @@
-import { BUSYBOX, docker, eventually, poolLevels, postRun, replicaContainers, run, waitForFullPool } from '../support/daemon-harness';
+import {
+  BUSYBOX,
+  docker,
+  eventually,
+  poolLevels,
+  postRun,
+  replicaContainers,
+  run,
+  waitForFullPool,
+} from '../support/daemon-harness';
 import { useReplica } from '../support/use-replica';
 
 describe('pooled containers that die, and images that cannot be created', () => {
-  const replica = useReplica('pool-faults', {
-    pools: [{ image: BUSYBOX, size: 2 }, { image: 'warmpool-test/no-such-image', size: 1 }],
-  }, { waitFor: [BUSYBOX] });
+  const replica = useReplica(
+    'pool-faults',
+    {
+      pools: [
+        { image: BUSYBOX, size: 2 },
+        { image: 'warmpool-test/no-such-image', size: 1 },
+      ],
+    },
+    { waitFor: [BUSYBOX] },
+  );
 
   async function readyIds(): Promise<string[]> {
     const containers = await replicaContainers(replica.config.replicaId);
-    return containers.filter((container) => container.Labels['warmpool.pool'] === BUSYBOX && container.State === 'paused')
+    return containers
+      .filter((container) => container.Labels['warmpool.pool'] === BUSYBOX && container.State === 'paused')
       .map((container) => container.Id);
   }
 
@@ -18,7 +35,11 @@ describe('pooled containers that die, and images that cannot be created', () => 
 
     await docker.getContainer(victim).remove({ force: true });
 
-    await eventually(async () => (await poolLevels(replica.url, BUSYBOX)).created > before.created, 15_000, 'replacement created');
+    await eventually(
+      async () => (await poolLevels(replica.url, BUSYBOX)).created > before.created,
+      15_000,
+      'replacement created',
+    );
     await waitForFullPool(replica.url, BUSYBOX);
     expect(await readyIds()).not.toContain(victim);
     expect(await readyIds()).toHaveLength(2);
@@ -29,8 +50,11 @@ describe('pooled containers that die, and images that cannot be created', () => 
 
     await docker.getContainer(victim).kill();
 
-    await eventually(async () => !(await replicaContainers(replica.config.replicaId)).some((c) => c.Id === victim), 15_000,
-      'killed container removed');
+    await eventually(
+      async () => !(await replicaContainers(replica.config.replicaId)).some((c) => c.Id === victim),
+      15_000,
+      'killed container removed',
+    );
     await waitForFullPool(replica.url, BUSYBOX);
     expect(await readyIds()).toHaveLength(2);
   });
@@ -51,14 +75,22 @@ describe('pooled containers that die, and images that cannot be created', () => 
     const answer = postRun(replica.url, { image: BUSYBOX, main: 'echo started; sleep 20', maxSeconds: 30 });
     // The run's container is the one whose processes include the run's sleep; refills run too, briefly.
     let leased: { Id: string } | undefined;
-    await eventually(async () => {
-      for (const container of await replicaContainers(replica.config.replicaId)) {
-        if (container.State !== 'running') continue;
-        const top = await docker.getContainer(container.Id).top().catch(() => ({ Processes: [] }));
-        if ((top.Processes ?? []).some((process: string[]) => process.join(' ').includes('sleep 20'))) leased = container;
-      }
-      return leased !== undefined;
-    }, 10_000, 'run under way');
+    await eventually(
+      async () => {
+        for (const container of await replicaContainers(replica.config.replicaId)) {
+          if (container.State !== 'running') continue;
+          const top = await docker
+            .getContainer(container.Id)
+            .top()
+            .catch(() => ({ Processes: [] }));
+          if ((top.Processes ?? []).some((process: string[]) => process.join(' ').includes('sleep 20')))
+            leased = container;
+        }
+        return leased !== undefined;
+      },
+      10_000,
+      'run under way',
+    );
 
     await docker.getContainer(leased!.Id).kill();
 

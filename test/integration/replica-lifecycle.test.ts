@@ -1,24 +1,38 @@
-import { BUSYBOX, docker, eventually, poolLevels, removeReplicaContainers, replicaContainers,
-  uniqueReplicaId, waitForFullPool } from '../support/daemon-harness';
+import {
+  BUSYBOX,
+  docker,
+  eventually,
+  poolLevels,
+  removeReplicaContainers,
+  replicaContainers,
+  uniqueReplicaId,
+  waitForFullPool,
+} from '../support/daemon-harness';
 import { buildDaemon, type DaemonProcess, spawnDaemon } from '../support/daemon-process';
 
 const SIZE = 2;
 const config = { pools: [{ image: BUSYBOX, size: SIZE }] };
 
 async function listening(daemon: DaemonProcess): Promise<void> {
-  await eventually(async () => {
-    try {
-      return (await fetch(`${daemon.url}/healthz`)).status === 200;
-    } catch {
-      return false;
-    }
-  }, 30_000, `daemon listening; its output: ${daemon.output()}`);
+  await eventually(
+    async () => {
+      try {
+        return (await fetch(`${daemon.url}/healthz`)).status === 200;
+      } catch {
+        return false;
+      }
+    },
+    30_000,
+    `daemon listening; its output: ${daemon.output()}`,
+  );
 }
 
 /** A container labelled as `replicaId`'s, left in the given state, as a crash would leave it. */
 async function leftover(replicaId: string, state: 'created' | 'exited'): Promise<string> {
   const container = await docker.createContainer({
-    Image: BUSYBOX, Cmd: ['true'], Labels: { 'warmpool.replica': replicaId, 'warmpool.pool': BUSYBOX },
+    Image: BUSYBOX,
+    Cmd: ['true'],
+    Labels: { 'warmpool.replica': replicaId, 'warmpool.pool': BUSYBOX },
     HostConfig: { NetworkMode: 'none' },
   });
   if (state === 'exited') {
@@ -84,9 +98,13 @@ describe('a replica across crashes, restarts and shutdown', () => {
     await listening(daemon);
     await waitForFullPool(daemon.url, BUSYBOX);
     const answer = fetch(`${daemon.url}/run`, {
-      method: 'POST', headers: { 'content-type': 'application/json' },
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
       body: JSON.stringify({ image: BUSYBOX, main: 'sleep 20', maxSeconds: 30 }),
-    }).then((response) => response.status, () => 'hung up');
+    }).then(
+      (response) => response.status,
+      () => 'hung up',
+    );
     await eventually(async () => (await poolLevels(daemon!.url, BUSYBOX)).leased === 1, 10_000, 'run under way');
 
     daemon.child.kill('SIGTERM');
@@ -111,7 +129,7 @@ describe('a replica across crashes, restarts and shutdown', () => {
     await eventually(async () => (await poolLevels(daemon!.url, BUSYBOX)).leased === 1, 10_000, 'run under way');
     daemon.child.kill('SIGTERM');
 
-    const result = await (await answer).json() as { stdout: { content: string } };
+    const result = (await (await answer).json()) as { stdout: { content: string } };
     expect(result.stdout.content).toBe('finished\n');
     expect(await daemon.exited).toBe(0);
     expect(await replicaContainers(replicaId)).toHaveLength(0);

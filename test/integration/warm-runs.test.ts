@@ -1,8 +1,21 @@
-import { BUSYBOX, PYTHON, poolLevels, replicaContainers, run, waitForFullPool, eventually } from '../support/daemon-harness';
+import {
+  BUSYBOX,
+  PYTHON,
+  poolLevels,
+  replicaContainers,
+  run,
+  waitForFullPool,
+  eventually,
+} from '../support/daemon-harness';
 import { useReplica } from '../support/use-replica';
 
 describe('runs served from a warm pool', () => {
-  const replica = useReplica('warm', { pools: [{ image: BUSYBOX, size: 2 }, { image: PYTHON, size: 1 }] });
+  const replica = useReplica('warm', {
+    pools: [
+      { image: BUSYBOX, size: 2 },
+      { image: PYTHON, size: 1 },
+    ],
+  });
 
   it('keeps the ready containers paused, labelled with the replica and the pool', async () => {
     const containers = await replicaContainers(replica.config.replicaId);
@@ -37,8 +50,14 @@ describe('runs served from a warm pool', () => {
     const after = await poolLevels(replica.url, BUSYBOX);
     expect(after.hits).toBe(before.hits + 1);
     expect(after.created).toBeGreaterThanOrEqual(before.created + 1);
-    await eventually(async () => (await replicaContainers(replica.config.replicaId))
-      .filter((container) => container.Labels['warmpool.pool'] === BUSYBOX).length === 2, 10_000, 'used container removed');
+    await eventually(
+      async () =>
+        (await replicaContainers(replica.config.replicaId)).filter(
+          (container) => container.Labels['warmpool.pool'] === BUSYBOX,
+        ).length === 2,
+      10_000,
+      'used container removed',
+    );
   });
 
   it('reports exit statuses, including a death by signal', async () => {
@@ -75,12 +94,17 @@ describe('runs served from a warm pool', () => {
     });
 
     expect(result).toMatchObject({
-      stdout: { content: 'sum 45\n' }, stderr: { content: 'oops\n' }, exitCode: 4, warm: true,
+      stdout: { content: 'sum 45\n' },
+      stderr: { content: 'oops\n' },
+      exitCode: 4,
+      warm: true,
     });
   });
 
   it('answers eight concurrent runs, each with its own output', async () => {
-    const runs = Array.from({ length: 8 }, (_, i) => run(replica.url, i % 2 ? PYTHON : BUSYBOX, `echo run-${i}; exit ${i}`));
+    const runs = Array.from({ length: 8 }, (_, i) =>
+      run(replica.url, i % 2 ? PYTHON : BUSYBOX, `echo run-${i}; exit ${i}`),
+    );
     const results = await Promise.all(runs);
 
     results.forEach((result, i) => {
@@ -93,11 +117,16 @@ describe('runs served from a warm pool', () => {
 
   it('ends a run at its deadline and keeps the output written before it', async () => {
     const startedAt = Date.now();
-    const result = await run(replica.url, BUSYBOX, 'echo before; echo err-before >&2; sleep 30; echo after', { maxSeconds: 1 });
+    const result = await run(replica.url, BUSYBOX, 'echo before; echo err-before >&2; sleep 30; echo after', {
+      maxSeconds: 1,
+    });
     const elapsedMs = Date.now() - startedAt;
 
     expect(result).toMatchObject({
-      outcome: 'timed_out', exitCode: null, stdout: { content: 'before\n' }, stderr: { content: 'err-before\n' },
+      outcome: 'timed_out',
+      exitCode: null,
+      stdout: { content: 'before\n' },
+      stderr: { content: 'err-before\n' },
     });
     expect(elapsedMs).toBeGreaterThanOrEqual(1000);
     expect(elapsedMs).toBeLessThan(5000);

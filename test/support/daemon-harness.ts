@@ -25,11 +25,18 @@ export interface RunningDaemon {
 }
 
 /** Starts a replica in this process on a free loopback port, against the real engine. */
-export async function startDaemon(name: string, file: Record<string, unknown> = {}, dockerClient = docker): Promise<RunningDaemon> {
-  const config = parseConfig({
-    pools: [{ image: BUSYBOX, size: 2 }],
-    ...file,
-  }, { WARMPOOL_REPLICA_ID: uniqueReplicaId(name), PORT: '0', HOST: '127.0.0.1' });
+export async function startDaemon(
+  name: string,
+  file: Record<string, unknown> = {},
+  dockerClient = docker,
+): Promise<RunningDaemon> {
+  const config = parseConfig(
+    {
+      pools: [{ image: BUSYBOX, size: 2 }],
+      ...file,
+    },
+    { WARMPOOL_REPLICA_ID: uniqueReplicaId(name), PORT: '0', HOST: '127.0.0.1' },
+  );
   // Quiet by default: many tests cause faults on purpose. TEST_LOG_LEVEL=debug shows everything.
   const level = process.env.TEST_LOG_LEVEL;
   const log = createLogger({ level, silent: level === undefined, fields: { replica: config.replicaId } });
@@ -40,17 +47,25 @@ export async function startDaemon(name: string, file: Record<string, unknown> = 
   return { daemon, config, url, stop: () => daemon.stop() };
 }
 
-export async function postRun(url: string, body: Record<string, unknown>): Promise<{ status: number; body: RunResult & { error?: string } }> {
+export async function postRun(
+  url: string,
+  body: Record<string, unknown>,
+): Promise<{ status: number; body: RunResult & { error?: string } }> {
   const response = await fetch(`${url}/run`, {
     method: 'POST',
     headers: { 'content-type': 'application/json' },
     body: JSON.stringify(body),
   });
-  return { status: response.status, body: await response.json() as RunResult & { error?: string } };
+  return { status: response.status, body: (await response.json()) as RunResult & { error?: string } };
 }
 
 /** Runs `main` in `image` and expects the run to be answered with 200. */
-export async function run(url: string, image: string, main: string, extra: Record<string, unknown> = {}): Promise<RunResult> {
+export async function run(
+  url: string,
+  image: string,
+  main: string,
+  extra: Record<string, unknown> = {},
+): Promise<RunResult> {
   const { status, body } = await postRun(url, { image, main, ...extra });
   if (status !== 200) throw new Error(`POST /run answered ${status}: ${JSON.stringify(body)}`);
   return body;
@@ -60,7 +75,7 @@ export type PoolLevels = PoolStatus;
 
 export async function poolLevels(url: string, image: string): Promise<PoolLevels> {
   const response = await fetch(`${url}/pools`);
-  const body = await response.json() as { pools: PoolLevels[] };
+  const body = (await response.json()) as { pools: PoolLevels[] };
   const pool = body.pools.find((candidate) => candidate.image === image);
   if (!pool) throw new Error(`no pool for ${image} in ${JSON.stringify(body)}`);
   return pool;
@@ -72,7 +87,11 @@ export async function engineState(url: string): Promise<string> {
 }
 
 /** Polls `check` every 50 ms until it returns true or `timeoutMs` passes. */
-export async function eventually(check: () => Promise<boolean> | boolean, timeoutMs = 30_000, what = 'condition'): Promise<void> {
+export async function eventually(
+  check: () => Promise<boolean> | boolean,
+  timeoutMs = 30_000,
+  what = 'condition',
+): Promise<void> {
   const giveUpAt = Date.now() + timeoutMs;
   for (;;) {
     if (await check()) return;
@@ -82,10 +101,14 @@ export async function eventually(check: () => Promise<boolean> | boolean, timeou
 }
 
 export async function waitForFullPool(url: string, image: string, timeoutMs = 30_000): Promise<void> {
-  await eventually(async () => {
-    const pool = await poolLevels(url, image);
-    return pool.ready === pool.size && pool.starting === 0;
-  }, timeoutMs, `pool ${image} full`);
+  await eventually(
+    async () => {
+      const pool = await poolLevels(url, image);
+      return pool.ready === pool.size && pool.starting === 0;
+    },
+    timeoutMs,
+    `pool ${image} full`,
+  );
 }
 
 /** Every container of a replica as the engine lists it, in any state. */
@@ -96,7 +119,14 @@ export async function replicaContainers(replicaId: string): Promise<Docker.Conta
 /** Removes whatever a test left behind, so a failing test does not leak into the next. */
 export async function removeReplicaContainers(replicaId: string): Promise<void> {
   const leftovers = await replicaContainers(replicaId);
-  await Promise.all(leftovers.map((container) => docker.getContainer(container.Id).remove({ force: true }).catch(() => {})));
+  await Promise.all(
+    leftovers.map((container) =>
+      docker
+        .getContainer(container.Id)
+        .remove({ force: true })
+        .catch(() => {}),
+    ),
+  );
 }
 
 /**
@@ -113,8 +143,12 @@ export async function expectHealthy(replica: RunningDaemon): Promise<void> {
   }
 
   const expected = replica.config.pools.reduce((sum, pool) => sum + pool.size, 0);
-  await eventually(async () => {
-    for (const pool of replica.config.pools) await waitForFullPool(replica.url, pool.image);
-    return (await replicaContainers(replica.config.replicaId)).length === expected;
-  }, 30_000, `exactly ${expected} containers of replica ${replica.config.replicaId}`);
+  await eventually(
+    async () => {
+      for (const pool of replica.config.pools) await waitForFullPool(replica.url, pool.image);
+      return (await replicaContainers(replica.config.replicaId)).length === expected;
+    },
+    30_000,
+    `exactly ${expected} containers of replica ${replica.config.replicaId}`,
+  );
 }

@@ -30,7 +30,9 @@ export interface DaemonProcess {
 
 /** Starts `node dist/main.js` as its own process, as an operator would, with a config file. */
 export async function spawnDaemon(
-  replicaId: string, config: Record<string, unknown>, env: Record<string, string> = {},
+  replicaId: string,
+  config: Record<string, unknown>,
+  env: Record<string, string> = {},
 ): Promise<DaemonProcess> {
   const dir = mkdtempSync(join(tmpdir(), 'warmpool-test-'));
   const configPath = join(dir, 'warmpool.json');
@@ -40,13 +42,22 @@ export async function spawnDaemon(
   const child = spawn(process.execPath, ['dist/main.js'], {
     cwd: ROOT,
     env: {
-      ...process.env, WARMPOOL_CONFIG: configPath, WARMPOOL_REPLICA_ID: replicaId, PORT: String(port), HOST: '127.0.0.1', ...env,
+      ...process.env,
+      WARMPOOL_CONFIG: configPath,
+      WARMPOOL_REPLICA_ID: replicaId,
+      PORT: String(port),
+      HOST: '127.0.0.1',
+      ...env,
     },
     stdio: ['ignore', 'pipe', 'pipe'],
   });
   let output = '';
-  child.stdout?.on('data', (chunk: Buffer) => { output += chunk.toString(); });
-  child.stderr?.on('data', (chunk: Buffer) => { output += chunk.toString(); });
+  child.stdout?.on('data', (chunk: Buffer) => {
+    output += chunk.toString();
+  });
+  child.stderr?.on('data', (chunk: Buffer) => {
+    output += chunk.toString();
+  });
   const exited = new Promise<number | null>((done) => child.once('exit', (code) => done(code)));
 
   return { child, url: `http://127.0.0.1:${port}`, output: () => output, exited };

@@ -24,7 +24,10 @@ export class EngineProxy {
       for (const socket of [client, engine]) {
         this.sockets.add(socket);
         socket.on('close', () => this.sockets.delete(socket));
-        socket.on('error', () => { client.destroy(); engine.destroy(); });
+        socket.on('error', () => {
+          client.destroy();
+          engine.destroy();
+        });
       }
       client.pipe(engine);
       engine.pipe(client);

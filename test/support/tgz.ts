@@ -24,9 +24,15 @@ export async function tgz(entries: ArchiveEntry[]): Promise<Buffer> {
 }
 
 /** POST /run with a tar pipe body. */
-export async function postArchive(url: string, query: Record<string, string>, body: Buffer): Promise<{ status: number; body: any }> {
+export async function postArchive(
+  url: string,
+  query: Record<string, string>,
+  body: Buffer,
+): Promise<{ status: number; body: any }> {
   const response = await fetch(`${url}/run?${new URLSearchParams(query)}`, {
-    method: 'POST', headers: { 'content-type': 'application/gzip' }, body,
+    method: 'POST',
+    headers: { 'content-type': 'application/gzip' },
+    body,
   });
   return { status: response.status, body: await response.json() };
 }

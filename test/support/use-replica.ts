@@ -1,4 +1,10 @@
-import { expectHealthy, removeReplicaContainers, type RunningDaemon, startDaemon, waitForFullPool } from './daemon-harness';
+import {
+  expectHealthy,
+  removeReplicaContainers,
+  type RunningDaemon,
+  startDaemon,
+  waitForFullPool,
+} from './daemon-harness';
 
 export interface UseReplicaOptions {
   /** After each test, check the replica still answers warm, is back to size and leaks nothing. */
@@ -11,7 +17,11 @@ export interface UseReplicaOptions {
  * A replica for the tests of one describe block: started with full pools before them, stopped
  * after them with nothing of it left, and, for hostile tests, checked healthy after each.
  */
-export function useReplica(name: string, file: Record<string, unknown>, options: UseReplicaOptions = {}): RunningDaemon {
+export function useReplica(
+  name: string,
+  file: Record<string, unknown>,
+  options: UseReplicaOptions = {},
+): RunningDaemon {
   let current: RunningDaemon | undefined;
   const started = (): RunningDaemon => {
     if (!current) throw new Error(`replica ${name} is used before beforeAll started it`);
@@ -31,9 +41,15 @@ export function useReplica(name: string, file: Record<string, unknown>, options:
   });
 
   return {
-    get daemon() { return started().daemon; },
-    get config() { return started().config; },
-    get url() { return started().url; },
+    get daemon() {
+      return started().daemon;
+    },
+    get config() {
+      return started().config;
+    },
+    get url() {
+      return started().url;
+    },
     stop: () => started().stop(),
   };
 }

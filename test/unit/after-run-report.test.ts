@@ -51,7 +51,7 @@ function reportOf(payloads: Array<string | Buffer>, comparison?: SandboxComparis
 }
 
 describe('AfterRunReport', () => {
-  it('reads main.sh\'s exit status and the OOM-kill count from the line after the marker', async () => {
+  it("reads main.sh's exit status and the OOM-kill count from the line after the marker", async () => {
     const { log } = fakeLog();
 
     expect(await reportOf([' 3 0\n']).finish(log)).toEqual({ exitCode: 3, oomKills: 0, files: null });
@@ -159,8 +159,10 @@ describe('AfterRunReport', () => {
     const pieces = [payload.subarray(0, 300), payload.subarray(300, 1200), payload.subarray(1200)];
     const finished = await reportOf(pieces, comparison).finish(fakeLog().log);
 
-    expect(finished?.files?.changed.map((file) => [file.path, file.content]))
-      .toEqual([['d/b', 'b'], ['out.txt', 'result']]);
+    expect(finished?.files?.changed.map((file) => [file.path, file.content])).toEqual([
+      ['d/b', 'b'],
+      ['out.txt', 'result'],
+    ]);
   });
 
   it('gives files null and logs a warning when a real comparison is fed bytes that are not a tar', async () => {

@@ -16,8 +16,10 @@ describe('GET /pools', () => {
 
     expect(response.status).toBe(200);
     expect(response.body).toEqual({ replica: REPLICA, engine: 'up', pools: app.pools.status() });
-    expect(response.body.pools.map((pool: { image: string; size: number }) => [pool.image, pool.size]))
-      .toEqual([[BUSYBOX, 2], [PYTHON, 1]]);
+    expect(response.body.pools.map((pool: { image: string; size: number }) => [pool.image, pool.size])).toEqual([
+      [BUSYBOX, 2],
+      [PYTHON, 1],
+    ]);
   });
 });
 
@@ -48,7 +50,7 @@ describe('POST /consumed', () => {
     ['a fractional count', { image: BUSYBOX, count: 1.5 }, 'count: expected a whole number from 1 to 1000, got 1.5'],
     ['a count as text', { image: BUSYBOX, count: '1' }, 'count: expected a whole number from 1 to 1000, got "1"'],
     ['a missing image', { count: 1 }, 'image: expected an image name, got nothing'],
-    ['a sender that is not text', { image: BUSYBOX, from: 7 }, 'from: expected the sending replica\'s id, got 7'],
+    ['a sender that is not text', { image: BUSYBOX, from: 7 }, "from: expected the sending replica's id, got 7"],
   ])('answers 400 for %s and fills nothing', async (_what, body, message) => {
     const app = makeTestApp();
 
@@ -65,8 +67,7 @@ describe('POST /consumed', () => {
     const response = await request(app.app).post('/consumed').send({ image: 'alpine', count: 1 });
 
     expect(response.status).toBe(404);
-    expect(response.body.error)
-      .toBe(`image "alpine" is not configured here; configured images: ${BUSYBOX}, ${PYTHON}`);
+    expect(response.body.error).toBe(`image "alpine" is not configured here; configured images: ${BUSYBOX}, ${PYTHON}`);
     expect(app.factory.creations).toEqual([]);
   });
 });
@@ -84,8 +85,15 @@ describe('GET /healthz', () => {
   it('counts the runs under way', async () => {
     const app = makeTestApp();
     let finishRun!: (result: RunResult) => void;
-    app.run.mockReturnValueOnce(new Promise((resolve) => { finishRun = resolve; }));
-    const running = request(app.app).post('/run').send(RUN).then((response) => response);
+    app.run.mockReturnValueOnce(
+      new Promise((resolve) => {
+        finishRun = resolve;
+      }),
+    );
+    const running = request(app.app)
+      .post('/run')
+      .send(RUN)
+      .then((response) => response);
     while (app.run.mock.calls.length === 0) await flushPromises();
 
     const during = await request(app.app).get('/healthz');
@@ -128,7 +136,9 @@ describe('POST /run results', () => {
     };
     app.run.mockResolvedValueOnce(result);
 
-    const response = await request(app.app).post('/run').send({ ...RUN, returnFiles: true });
+    const response = await request(app.app)
+      .post('/run')
+      .send({ ...RUN, returnFiles: true });
 
     expect(response.status).toBe(200);
     expect(response.body).toEqual(result);
@@ -138,7 +148,9 @@ describe('POST /run results', () => {
   it('answers files null for a run that asked for none', async () => {
     const app = makeTestApp();
 
-    const response = await request(app.app).post('/run').send({ ...RUN, returnFiles: false });
+    const response = await request(app.app)
+      .post('/run')
+      .send({ ...RUN, returnFiles: false });
 
     expect(app.run.mock.calls[0][0].returnFiles).toBe(false);
     expect(response.body.files).toBeNull();
@@ -160,14 +172,14 @@ describe('POST /run while shutting down', () => {
 });
 
 describe('errors from a run', () => {
-  it('answers a fault of warmpool\'s own with 500 and its message', async () => {
+  it("answers a fault of warmpool's own with 500 and its message", async () => {
     const app = makeTestApp();
-    app.run.mockRejectedValueOnce(new RunFailedError('could not unpack the run\'s files in the container'));
+    app.run.mockRejectedValueOnce(new RunFailedError("could not unpack the run's files in the container"));
 
     const response = await request(app.app).post('/run').send(RUN);
 
     expect(response.status).toBe(500);
-    expect(response.body).toEqual({ error: 'could not unpack the run\'s files in the container' });
+    expect(response.body).toEqual({ error: "could not unpack the run's files in the container" });
   });
 
   it('answers an unexpected error with 500 and no stack trace', async () => {

@@ -52,7 +52,7 @@ describe('packRun', () => {
     expect(entries.map((entry) => entry.content.toString('utf8'))).toEqual([text, text]);
   });
 
-  it('makes the tar that checkArchive gives for the same archive gzip\'d', async () => {
+  it("makes the tar that checkArchive gives for the same archive gzip'd", async () => {
     const archive = await packRun('echo hi', { 'a/b.txt': 'x', 'c.txt': 'y' }, LIMITS);
 
     await expect(checkArchive(zlib.gzipSync(archive), LIMITS)).resolves.toEqual(archive);
@@ -82,16 +82,18 @@ describe('packRun', () => {
     const limits = { maxEntries: 3, maxBytes: 1000 };
 
     await expect(packRun('true', { a: '1', b: '2' }, limits)).resolves.toBeInstanceOf(Buffer);
-    await expect(packRun('true', { a: '1', b: '2', c: '3' }, limits))
-      .rejects.toThrow('files: expected at most 2 file(s), got 3');
+    await expect(packRun('true', { a: '1', b: '2', c: '3' }, limits)).rejects.toThrow(
+      'files: expected at most 2 file(s), got 3',
+    );
   });
 
   it('counts main.sh and every file, in UTF-8 bytes, against maxBytes', async () => {
     const limits = { maxEntries: 10, maxBytes: 10 };
 
     await expect(packRun('echo', { a: 'ééé' }, limits)).resolves.toBeInstanceOf(Buffer);
-    await expect(packRun('echo', { a: 'éééx' }, limits))
-      .rejects.toThrow('files: expected at most 10 bytes of content in all, got 11');
+    await expect(packRun('echo', { a: 'éééx' }, limits)).rejects.toThrow(
+      'files: expected at most 10 bytes of content in all, got 11',
+    );
   });
 });
 
@@ -126,32 +128,71 @@ describe('checkArchive', () => {
   });
 
   it.each<[string, TestEntry, string]>([
-    ['an absolute path', { name: '/etc/passwd', content: 'root' },
-      'archive entry "/etc/passwd": expected a relative path, got an absolute one'],
-    ['a ".." segment', { name: 'sandbox/../etc/passwd', content: 'root' },
-      'archive entry "sandbox/../etc/passwd": expected a path without ".." segments'],
-    ['a ".." segment after "./"', { name: './tmp/../../etc/cron.d/x', content: 'x' },
-      'archive entry "./tmp/../../etc/cron.d/x": expected a path without ".." segments'],
-    ['a symlink', { name: 'sandbox/link', type: 'symlink', linkname: '/etc/passwd' },
-      'archive entry "sandbox/link": expected a file or directory, got a symlink'],
-    ['a hard link', { name: 'sandbox/hard', type: 'link', linkname: 'tmp/main.sh' },
-      'archive entry "sandbox/hard": expected a file or directory, got a link'],
-    ['a character device', { name: 'sandbox/null', type: 'character-device' },
-      'archive entry "sandbox/null": expected a file or directory, got a character-device'],
-    ['a block device', { name: 'sandbox/sda', type: 'block-device' },
-      'archive entry "sandbox/sda": expected a file or directory, got a block-device'],
-    ['a fifo', { name: 'sandbox/pipe', type: 'fifo' },
-      'archive entry "sandbox/pipe": expected a file or directory, got a fifo'],
-    ['a file outside tmp/ and sandbox/', { name: 'etc/passwd', content: 'root' },
-      'archive entry "etc/passwd": expected a path under tmp/ or sandbox/'],
-    ['a folder outside tmp/ and sandbox/', { name: 'home/', type: 'directory' },
-      'archive entry "home/": expected a path under tmp/ or sandbox/'],
-    ['a root that only starts like tmp', { name: 'tmpx/a', content: 'x' },
-      'archive entry "tmpx/a": expected a path under tmp/ or sandbox/'],
-    ['a file named just tmp', { name: 'tmp', content: 'x' },
-      'archive entry "tmp": expected a path under tmp/ or sandbox/'],
-    ['a file named just sandbox', { name: './sandbox', content: 'x' },
-      'archive entry "./sandbox": expected a path under tmp/ or sandbox/'],
+    [
+      'an absolute path',
+      { name: '/etc/passwd', content: 'root' },
+      'archive entry "/etc/passwd": expected a relative path, got an absolute one',
+    ],
+    [
+      'a ".." segment',
+      { name: 'sandbox/../etc/passwd', content: 'root' },
+      'archive entry "sandbox/../etc/passwd": expected a path without ".." segments',
+    ],
+    [
+      'a ".." segment after "./"',
+      { name: './tmp/../../etc/cron.d/x', content: 'x' },
+      'archive entry "./tmp/../../etc/cron.d/x": expected a path without ".." segments',
+    ],
+    [
+      'a symlink',
+      { name: 'sandbox/link', type: 'symlink', linkname: '/etc/passwd' },
+      'archive entry "sandbox/link": expected a file or directory, got a symlink',
+    ],
+    [
+      'a hard link',
+      { name: 'sandbox/hard', type: 'link', linkname: 'tmp/main.sh' },
+      'archive entry "sandbox/hard": expected a file or directory, got a link',
+    ],
+    [
+      'a character device',
+      { name: 'sandbox/null', type: 'character-device' },
+      'archive entry "sandbox/null": expected a file or directory, got a character-device',
+    ],
+    [
+      'a block device',
+      { name: 'sandbox/sda', type: 'block-device' },
+      'archive entry "sandbox/sda": expected a file or directory, got a block-device',
+    ],
+    [
+      'a fifo',
+      { name: 'sandbox/pipe', type: 'fifo' },
+      'archive entry "sandbox/pipe": expected a file or directory, got a fifo',
+    ],
+    [
+      'a file outside tmp/ and sandbox/',
+      { name: 'etc/passwd', content: 'root' },
+      'archive entry "etc/passwd": expected a path under tmp/ or sandbox/',
+    ],
+    [
+      'a folder outside tmp/ and sandbox/',
+      { name: 'home/', type: 'directory' },
+      'archive entry "home/": expected a path under tmp/ or sandbox/',
+    ],
+    [
+      'a root that only starts like tmp',
+      { name: 'tmpx/a', content: 'x' },
+      'archive entry "tmpx/a": expected a path under tmp/ or sandbox/',
+    ],
+    [
+      'a file named just tmp',
+      { name: 'tmp', content: 'x' },
+      'archive entry "tmp": expected a path under tmp/ or sandbox/',
+    ],
+    [
+      'a file named just sandbox',
+      { name: './sandbox', content: 'x' },
+      'archive entry "./sandbox": expected a path under tmp/ or sandbox/',
+    ],
   ])('rejects %s, naming the entry', async (_what, bad, message) => {
     const archive = await makeTgz([MAIN, bad]);
 
@@ -161,22 +202,27 @@ describe('checkArchive', () => {
   it('rejects an archive of more than maxEntries entries', async () => {
     const archive = await makeTgz([MAIN, { name: 'sandbox/a' }, { name: 'sandbox/b' }, { name: 'sandbox/c' }]);
 
-    expect(await rejectionOf(archive, { maxEntries: 3, maxBytes: 1000 }))
-      .toBe('archive: expected at most 3 entries, got more');
+    expect(await rejectionOf(archive, { maxEntries: 3, maxBytes: 1000 })).toBe(
+      'archive: expected at most 3 entries, got more',
+    );
   });
 
   it('rejects an archive of more than maxBytes bytes, naming the entry that went over', async () => {
     const archive = await makeTgz([
-      MAIN, { name: 'sandbox/small', content: 'x' }, { name: 'sandbox/big', content: 'x'.repeat(90) },
+      MAIN,
+      { name: 'sandbox/small', content: 'x' },
+      { name: 'sandbox/big', content: 'x'.repeat(90) },
     ]);
 
-    expect(await rejectionOf(archive, { maxEntries: 10, maxBytes: 100 }))
-      .toBe('archive: expected at most 100 bytes of content, got more by entry "sandbox/big"');
+    expect(await rejectionOf(archive, { maxEntries: 10, maxBytes: 100 })).toBe(
+      'archive: expected at most 100 bytes of content, got more by entry "sandbox/big"',
+    );
   });
 
   it('rejects data that is not gzip', async () => {
-    expect(await rejectionOf(Buffer.from('tmp/main.sh\0plain tar is not accepted')))
-      .toMatch(/^archive: not valid gzip data: /);
+    expect(await rejectionOf(Buffer.from('tmp/main.sh\0plain tar is not accepted'))).toMatch(
+      /^archive: not valid gzip data: /,
+    );
   });
 
   it('rejects gzip data cut short', async () => {
@@ -198,8 +244,9 @@ describe('checkArchive', () => {
     ['main.sh elsewhere in tmp/', [{ name: 'tmp/sub/main.sh', content: 'echo' }]],
     ['tmp/main.sh as a folder', [{ name: 'tmp/main.sh/', type: 'directory' }]],
   ])('rejects an archive without tmp/main.sh: %s', async (_what, entries) => {
-    expect(await rejectionOf(await makeTgz(entries)))
-      .toBe('archive: expected an entry tmp/main.sh, the program to run');
+    expect(await rejectionOf(await makeTgz(entries))).toBe(
+      'archive: expected an entry tmp/main.sh, the program to run',
+    );
   });
 });
 
@@ -207,21 +254,24 @@ describe('archive checks added for hostile callers', () => {
   const limits = { maxEntries: 10, maxBytes: 1024 * 1024 };
 
   it('refuses a path given as a file and as a folder at once', async () => {
-    await expect(packRun('echo', { a: 'x', 'a/b': 'y' }, limits))
-      .rejects.toThrow('files["a/b"]: expected "a" to be a folder, but it is also given as a file');
+    await expect(packRun('echo', { a: 'x', 'a/b': 'y' }, limits)).rejects.toThrow(
+      'files["a/b"]: expected "a" to be a folder, but it is also given as a file',
+    );
   });
 
   it('refuses an archive giving a path as a file and as a folder at once, naming the entry', async () => {
-    const archive = await makeTgz([
-      MAIN, { name: 'sandbox/a', content: 'x' }, { name: './sandbox/a/b', content: 'y' },
-    ]);
+    const archive = await makeTgz([MAIN, { name: 'sandbox/a', content: 'x' }, { name: './sandbox/a/b', content: 'y' }]);
 
-    await expect(checkArchive(archive, limits)).rejects
-      .toThrow('archive entry "sandbox/a/b": expected "sandbox/a" to be a folder, but it is also given as a file');
+    await expect(checkArchive(archive, limits)).rejects.toThrow(
+      'archive entry "sandbox/a/b": expected "sandbox/a" to be a folder, but it is also given as a file',
+    );
   });
 
   it('refuses an entry for the archive root and says how to make the archive instead', async () => {
-    const archive = await makeTgz([{ name: './', type: 'directory' }, { name: './tmp/main.sh', content: 'echo' }]);
+    const archive = await makeTgz([
+      { name: './', type: 'directory' },
+      { name: './tmp/main.sh', content: 'echo' },
+    ]);
 
     await expect(checkArchive(archive, limits)).rejects.toThrow(/"\.\/".*tar -czf - tmp sandbox/);
   });

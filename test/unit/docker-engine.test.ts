@@ -40,7 +40,9 @@ describe('DockerEngine', () => {
   });
 
   it('reports an engine that does not answer as unavailable, and an engine that says no as a plain failure', async () => {
-    const refused = engineWith({ pause: jest.fn().mockRejectedValue(Object.assign(new Error('connect'), { code: 'ECONNREFUSED' })) });
+    const refused = engineWith({
+      pause: jest.fn().mockRejectedValue(Object.assign(new Error('connect'), { code: 'ECONNREFUSED' })),
+    });
     const saysNo = engineWith({ pause: jest.fn().mockRejectedValue(statusError(500, 'unable to freeze')) });
 
     await expect(refused.pauseContainer('abc')).rejects.toBeInstanceOf(EngineUnavailableError);

@@ -32,7 +32,12 @@ class FakeEngine {
 
 function watch(engine: FakeEngine) {
   const watcher = new EngineWatcher({
-    engine, labels: { 'warmpool.replica': 'r1' }, log, healthCheckMs: 5000, retryMs: 500, maxRetryMs: 4000,
+    engine,
+    labels: { 'warmpool.replica': 'r1' },
+    log,
+    healthCheckMs: 5000,
+    retryMs: 500,
+    maxRetryMs: 4000,
   });
   const seen: string[] = [];
   watcher.on('up', () => seen.push('up'));
@@ -45,7 +50,7 @@ beforeEach(() => useFakeTimers());
 afterEach(() => jest.useRealTimers());
 
 describe('EngineWatcher', () => {
-  it('reports the engine up and follows the events of this replica\'s containers', async () => {
+  it("reports the engine up and follows the events of this replica's containers", async () => {
     const engine = new FakeEngine();
     const { watcher, seen } = watch(engine);
 
@@ -53,7 +58,9 @@ describe('EngineWatcher', () => {
 
     expect(watcher.available).toBe(true);
     expect(seen).toEqual(['up']);
-    expect(engine.filters).toEqual([{ type: ['container'], label: ['warmpool.replica=r1'], event: ['die', 'destroy', 'oom'] }]);
+    expect(engine.filters).toEqual([
+      { type: ['container'], label: ['warmpool.replica=r1'], event: ['die', 'destroy', 'oom'] },
+    ]);
     watcher.stop();
   });
 

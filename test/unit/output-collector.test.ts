@@ -40,7 +40,9 @@ describe('OutputCollector', () => {
     const collector = collect([mixed]);
 
     expect(collector.stdout).toEqual({
-      bytes: Buffer.concat([Buffer.from('first line\n'), binary]), truncated: false, totalBytes: 11 + binary.length,
+      bytes: Buffer.concat([Buffer.from('first line\n'), binary]),
+      truncated: false,
+      totalBytes: 11 + binary.length,
     });
     expect(collector.stderr).toEqual({ bytes: Buffer.from('warning: é\ndone'), truncated: false, totalBytes: 16 });
   });
@@ -139,8 +141,11 @@ describe('OutputCollector', () => {
     it('is not called while a stream stays within limit plus allowance', () => {
       const onFlood = jest.fn();
 
-      const collector = collect([frame(STDOUT, '12345'), frame(STDOUT, '67890'), frame(STDERR, '0123456789')],
-        limits, onFlood);
+      const collector = collect(
+        [frame(STDOUT, '12345'), frame(STDOUT, '67890'), frame(STDERR, '0123456789')],
+        limits,
+        onFlood,
+      );
 
       expect(onFlood).not.toHaveBeenCalled();
       expect(collector.hasFlooded).toBe(false);
@@ -201,7 +206,7 @@ describe('OutputCollector report marker', () => {
     collector.end();
   }
 
-  it('keeps stdout before the marker as the program\'s and hands everything after it to onReport', () => {
+  it("keeps stdout before the marker as the program's and hands everything after it to onReport", () => {
     const { collector, report } = reporting();
 
     feed(collector, [
@@ -210,8 +215,11 @@ describe('OutputCollector report marker', () => {
       frame(STDOUT, REPORT.subarray(4)),
     ]);
 
-    expect(collector.stdout)
-      .toEqual({ bytes: Buffer.from('program output\nlast line\n'), truncated: false, totalBytes: 25 });
+    expect(collector.stdout).toEqual({
+      bytes: Buffer.from('program output\nlast line\n'),
+      truncated: false,
+      totalBytes: 25,
+    });
     expect(report()).toEqual(REPORT);
     expect(collector.reportStarted).toBe(true);
   });
@@ -247,7 +255,7 @@ describe('OutputCollector report marker', () => {
     expect(collector.hasFlooded).toBe(false);
   });
 
-  it('still caps the program\'s own stdout and calls onFlood for it', () => {
+  it("still caps the program's own stdout and calls onFlood for it", () => {
     const { collector, onFlood, report } = reporting({ limitBytes: 4, floodAllowanceBytes: 2 });
 
     feed(collector, [frame(STDOUT, Buffer.concat([Buffer.from('x'.repeat(100)), MARKER, REPORT]))]);
@@ -271,15 +279,20 @@ describe('OutputCollector report marker', () => {
 
   it('finds the marker wherever the stream is cut in two, frame headers included', () => {
     const stream = Buffer.concat([
-      frame(STDOUT, 'before\n'), frame(STDERR, 'warn\n'), frame(STDOUT, Buffer.concat([MARKER, REPORT])),
+      frame(STDOUT, 'before\n'),
+      frame(STDERR, 'warn\n'),
+      frame(STDOUT, Buffer.concat([MARKER, REPORT])),
     ]);
     const differing: number[] = [];
 
     for (let at = 0; at <= stream.length; at += 1) {
       const { collector, report } = reporting();
       feed(collector, [stream.subarray(0, at), stream.subarray(at)]);
-      const right = collector.stdout.bytes.toString() === 'before\n' && collector.stdout.totalBytes === 7
-        && collector.stderr.bytes.toString() === 'warn\n' && report().equals(REPORT);
+      const right =
+        collector.stdout.bytes.toString() === 'before\n' &&
+        collector.stdout.totalBytes === 7 &&
+        collector.stderr.bytes.toString() === 'warn\n' &&
+        report().equals(REPORT);
       if (!right) differing.push(at);
     }
 
@@ -309,7 +322,10 @@ describe('OutputCollector report marker', () => {
     const { collector, report } = reporting();
     const stdout = Buffer.concat([Buffer.from('out'), MARKER, REPORT]);
 
-    feed(collector, [...stdout].map((byte) => frame(STDOUT, Buffer.from([byte]))));
+    feed(
+      collector,
+      [...stdout].map((byte) => frame(STDOUT, Buffer.from([byte]))),
+    );
 
     expect(collector.stdout.bytes.toString()).toBe('out');
     expect(report()).toEqual(REPORT);
@@ -332,8 +348,11 @@ describe('OutputCollector report marker', () => {
       const { collector, report } = reporting();
       const stdout = Buffer.concat([Buffer.from('output'), MARKER.subarray(0, length)]);
       feed(collector, [frame(STDOUT, stdout)]);
-      const right = collector.stdout.bytes.equals(stdout) && collector.stdout.totalBytes === stdout.length
-        && report().length === 0 && !collector.reportStarted;
+      const right =
+        collector.stdout.bytes.equals(stdout) &&
+        collector.stdout.totalBytes === stdout.length &&
+        report().length === 0 &&
+        !collector.reportStarted;
       if (!right) differing.push(length);
     }
 

@@ -20,7 +20,9 @@ function expectRefused(app: TestApp, response: request.Response, status: number,
 }
 
 function postJson(app: TestApp, body: unknown) {
-  return request(app.app).post('/run').send(body as object);
+  return request(app.app)
+    .post('/run')
+    .send(body as object);
 }
 
 function postArchive(app: TestApp, archive: Buffer, query: Record<string, string>, type = 'application/gzip') {
@@ -57,11 +59,20 @@ describe('POST /run as JSON', () => {
     const app = makeTestApp();
 
     await postJson(app, {
-      image: BUSYBOX, main: 'true', maxSeconds: 0.5, outputLimitBytes: 0, encoding: 'base64', returnFiles: false,
+      image: BUSYBOX,
+      main: 'true',
+      maxSeconds: 0.5,
+      outputLimitBytes: 0,
+      encoding: 'base64',
+      returnFiles: false,
     });
 
-    expect(app.run.mock.calls[0][0])
-      .toMatchObject({ maxSeconds: 0.5, outputLimitBytes: 0, encoding: 'base64', returnFiles: false });
+    expect(app.run.mock.calls[0][0]).toMatchObject({
+      maxSeconds: 0.5,
+      outputLimitBytes: 0,
+      encoding: 'base64',
+      returnFiles: false,
+    });
   });
 
   it('takes returnFiles from run.returnFiles when the run names no preference, and true when it does', async () => {
@@ -75,17 +86,22 @@ describe('POST /run as JSON', () => {
 
   it('takes the default outputLimitBytes from the pool of the image', async () => {
     const app = makeTestApp({
-      pools: [{ image: BUSYBOX, size: 1, outputLimitBytes: 500 }, { image: PYTHON, size: 1 }],
+      pools: [
+        { image: BUSYBOX, size: 1, outputLimitBytes: 500 },
+        { image: PYTHON, size: 1 },
+      ],
     });
 
     await postJson(app, { image: BUSYBOX, main: 'true' });
     await postJson(app, { image: PYTHON, main: 'true' });
 
-    expect(app.run.mock.calls.map(([runRequest]) => [runRequest.image, runRequest.outputLimitBytes]))
-      .toEqual([[BUSYBOX, 500], [PYTHON, 1024 * 1024]]);
+    expect(app.run.mock.calls.map(([runRequest]) => [runRequest.image, runRequest.outputLimitBytes])).toEqual([
+      [BUSYBOX, 500],
+      [PYTHON, 1024 * 1024],
+    ]);
   });
 
-  it('lets a run go above its pool\'s default output limit, up to the run ceiling', async () => {
+  it("lets a run go above its pool's default output limit, up to the run ceiling", async () => {
     const app = makeTestApp({ pools: [{ image: BUSYBOX, size: 1, outputLimitBytes: 500 }] });
 
     await postJson(app, { image: BUSYBOX, main: 'true', outputLimitBytes: 16 * 1024 * 1024 });
@@ -93,8 +109,9 @@ describe('POST /run as JSON', () => {
 
     expect(app.run.mock.calls[0][0].outputLimitBytes).toBe(16 * 1024 * 1024);
     expect(tooMuch.status).toBe(400);
-    expect(tooMuch.body.error)
-      .toBe('outputLimitBytes: expected a whole number of bytes from 0 to 16777216, got 16777217');
+    expect(tooMuch.body.error).toBe(
+      'outputLimitBytes: expected a whole number of bytes from 0 to 16777216, got 16777217',
+    );
   });
 
   it('takes the configured run defaults and ceilings', async () => {
@@ -121,16 +138,31 @@ describe('POST /run as JSON', () => {
     ['a missing image', { main: 'echo hi' }, `image: expected one of ${IMAGES}, got nothing`],
     ['an empty image', { image: '', main: 'echo hi' }, `image: expected one of ${IMAGES}, got ""`],
     ['a missing main', { image: BUSYBOX }, 'main: expected the text of /tmp/main.sh, got nothing'],
-    ['a main that is not text', { image: BUSYBOX, main: ['echo'] },
-      'main: expected the text of /tmp/main.sh, got ["echo"]'],
-    ['an unknown field', { image: BUSYBOX, main: 'true', timeout: 5 },
-      'timeout: unknown field; expected only image, main, files, maxSeconds, outputLimitBytes, encoding, returnFiles'],
-    ['files that are not an object', { image: BUSYBOX, main: 'true', files: ['a.txt'] },
-      'files: expected an object of relative path to text, got ["a.txt"]'],
-    ['a file that is not text', { image: BUSYBOX, main: 'true', files: { 'a.txt': 5 } },
-      'files["a.txt"]: expected text, got 5'],
-    ['a file path climbing out', { image: BUSYBOX, main: 'true', files: { '../etc/passwd': 'x' } },
-      'files["../etc/passwd"]: expected a path without "..", "." or empty segments'],
+    [
+      'a main that is not text',
+      { image: BUSYBOX, main: ['echo'] },
+      'main: expected the text of /tmp/main.sh, got ["echo"]',
+    ],
+    [
+      'an unknown field',
+      { image: BUSYBOX, main: 'true', timeout: 5 },
+      'timeout: unknown field; expected only image, main, files, maxSeconds, outputLimitBytes, encoding, returnFiles',
+    ],
+    [
+      'files that are not an object',
+      { image: BUSYBOX, main: 'true', files: ['a.txt'] },
+      'files: expected an object of relative path to text, got ["a.txt"]',
+    ],
+    [
+      'a file that is not text',
+      { image: BUSYBOX, main: 'true', files: { 'a.txt': 5 } },
+      'files["a.txt"]: expected text, got 5',
+    ],
+    [
+      'a file path climbing out',
+      { image: BUSYBOX, main: 'true', files: { '../etc/passwd': 'x' } },
+      'files["../etc/passwd"]: expected a path without "..", "." or empty segments',
+    ],
   ])('answers 400 for %s', async (_what, body, message) => {
     const app = makeTestApp();
 
@@ -170,8 +202,13 @@ describe('POST /run as JSON', () => {
 
     const response = await postJson(app, { image: BUSYBOX, main: 'true', outputLimitBytes });
 
-    expectRefused(app, response, 400, 'outputLimitBytes: expected a whole number of bytes from 0 to 16777216, '
-      + `got ${JSON.stringify(outputLimitBytes)}`);
+    expectRefused(
+      app,
+      response,
+      400,
+      'outputLimitBytes: expected a whole number of bytes from 0 to 16777216, ' +
+        `got ${JSON.stringify(outputLimitBytes)}`,
+    );
   });
 
   it.each<[string, unknown]>([
@@ -219,7 +256,7 @@ describe('POST /run as JSON', () => {
   });
 });
 
-describe('POST /run as a gzip\'d tar', () => {
+describe("POST /run as a gzip'd tar", () => {
   it('hands the runner the archive unzipped, with settings from the query', async () => {
     const app = makeTestApp();
     const archive = await makeTgz([MAIN, { name: 'sandbox/data.txt', content: 'x' }]);
@@ -239,7 +276,10 @@ describe('POST /run as a gzip\'d tar', () => {
     });
   });
 
-  it.each([['true', true], ['false', false]])('takes returnFiles=%s from the query', async (text, returnFiles) => {
+  it.each([
+    ['true', true],
+    ['false', false],
+  ])('takes returnFiles=%s from the query', async (text, returnFiles) => {
     const app = makeTestApp({ run: { returnFiles: !returnFiles } });
 
     await postArchive(app, await makeTgz([MAIN]), { image: BUSYBOX, returnFiles: text });
@@ -271,8 +311,7 @@ describe('POST /run as a gzip\'d tar', () => {
     const response = await postArchive(app, await makeTgz([MAIN]), { image: BUSYBOX }, type);
 
     expect(response.status).toBe(200);
-    expect(app.run.mock.calls[0][0])
-      .toMatchObject({ maxSeconds: 10, outputLimitBytes: 1024 * 1024, encoding: 'utf8' });
+    expect(app.run.mock.calls[0][0]).toMatchObject({ maxSeconds: 10, outputLimitBytes: 1024 * 1024, encoding: 'utf8' });
   });
 
   it('answers 400 naming the entry for an archive with a bad entry', async () => {
@@ -297,45 +336,76 @@ describe('POST /run as a gzip\'d tar', () => {
 
     const response = await postArchive(app, Buffer.alloc(0), { image: BUSYBOX });
 
-    expectRefused(app, response, 400, 'expected a gzip\'d tar archive as the request body, got an empty body');
+    expectRefused(app, response, 400, "expected a gzip'd tar archive as the request body, got an empty body");
   });
 
   it.each<[string, Record<string, string>, string]>([
     ['a missing image', {}, `image: expected one of ${IMAGES}, got nothing`],
-    ['maxSeconds that is not a number', { image: BUSYBOX, maxSeconds: 'abc' },
-      'maxSeconds: expected a number, got "abc"'],
-    ['maxSeconds of 0', { image: BUSYBOX, maxSeconds: '0' },
-      'maxSeconds: expected a number of seconds above 0 and at most 60, got 0'],
-    ['maxSeconds above the ceiling', { image: BUSYBOX, maxSeconds: '61' },
-      'maxSeconds: expected a number of seconds above 0 and at most 60, got 61'],
-    ['an empty outputLimitBytes', { image: BUSYBOX, outputLimitBytes: '' },
-      'outputLimitBytes: expected a number, got ""'],
-    ['a fractional outputLimitBytes', { image: BUSYBOX, outputLimitBytes: '1.5' },
-      'outputLimitBytes: expected a whole number of bytes from 0 to 16777216, got 1.5'],
-    ['a hexadecimal outputLimitBytes', { image: BUSYBOX, outputLimitBytes: '0x10' },
-      'outputLimitBytes: expected a number, got "0x10"'],
-    ['an outputLimitBytes in exponent notation', { image: BUSYBOX, outputLimitBytes: '1e1' },
-      'outputLimitBytes: expected a number, got "1e1"'],
-    ['a maxSeconds in exponent notation', { image: BUSYBOX, maxSeconds: '1e1' },
-      'maxSeconds: expected a number, got "1e1"'],
-    ['a hexadecimal maxSeconds', { image: BUSYBOX, maxSeconds: '0x10' },
-      'maxSeconds: expected a number, got "0x10"'],
-    ['a maxSeconds with a sign', { image: BUSYBOX, maxSeconds: '+5' },
-      'maxSeconds: expected a number, got "+5"'],
-    ['a maxSeconds with spaces', { image: BUSYBOX, maxSeconds: ' 5' },
-      'maxSeconds: expected a number, got " 5"'],
-    ['returnFiles that is not true or false', { image: BUSYBOX, returnFiles: 'yes' },
-      'returnFiles: expected true or false, got "yes"'],
-    ['returnFiles of 1', { image: BUSYBOX, returnFiles: '1' },
-      'returnFiles: expected true or false, got "1"'],
-    ['an empty returnFiles', { image: BUSYBOX, returnFiles: '' },
-      'returnFiles: expected true or false, got ""'],
-    ['returnFiles in capitals', { image: BUSYBOX, returnFiles: 'TRUE' },
-      'returnFiles: expected true or false, got "TRUE"'],
-    ['an unknown encoding', { image: BUSYBOX, encoding: 'latin1' },
-      'encoding: expected "utf8" or "base64", got "latin1"'],
-    ['an unknown parameter', { image: BUSYBOX, timeout: '5' },
-      'timeout: unknown query parameter; expected only image, maxSeconds, outputLimitBytes, encoding, returnFiles'],
+    [
+      'maxSeconds that is not a number',
+      { image: BUSYBOX, maxSeconds: 'abc' },
+      'maxSeconds: expected a number, got "abc"',
+    ],
+    [
+      'maxSeconds of 0',
+      { image: BUSYBOX, maxSeconds: '0' },
+      'maxSeconds: expected a number of seconds above 0 and at most 60, got 0',
+    ],
+    [
+      'maxSeconds above the ceiling',
+      { image: BUSYBOX, maxSeconds: '61' },
+      'maxSeconds: expected a number of seconds above 0 and at most 60, got 61',
+    ],
+    [
+      'an empty outputLimitBytes',
+      { image: BUSYBOX, outputLimitBytes: '' },
+      'outputLimitBytes: expected a number, got ""',
+    ],
+    [
+      'a fractional outputLimitBytes',
+      { image: BUSYBOX, outputLimitBytes: '1.5' },
+      'outputLimitBytes: expected a whole number of bytes from 0 to 16777216, got 1.5',
+    ],
+    [
+      'a hexadecimal outputLimitBytes',
+      { image: BUSYBOX, outputLimitBytes: '0x10' },
+      'outputLimitBytes: expected a number, got "0x10"',
+    ],
+    [
+      'an outputLimitBytes in exponent notation',
+      { image: BUSYBOX, outputLimitBytes: '1e1' },
+      'outputLimitBytes: expected a number, got "1e1"',
+    ],
+    [
+      'a maxSeconds in exponent notation',
+      { image: BUSYBOX, maxSeconds: '1e1' },
+      'maxSeconds: expected a number, got "1e1"',
+    ],
+    ['a hexadecimal maxSeconds', { image: BUSYBOX, maxSeconds: '0x10' }, 'maxSeconds: expected a number, got "0x10"'],
+    ['a maxSeconds with a sign', { image: BUSYBOX, maxSeconds: '+5' }, 'maxSeconds: expected a number, got "+5"'],
+    ['a maxSeconds with spaces', { image: BUSYBOX, maxSeconds: ' 5' }, 'maxSeconds: expected a number, got " 5"'],
+    [
+      'returnFiles that is not true or false',
+      { image: BUSYBOX, returnFiles: 'yes' },
+      'returnFiles: expected true or false, got "yes"',
+    ],
+    ['returnFiles of 1', { image: BUSYBOX, returnFiles: '1' }, 'returnFiles: expected true or false, got "1"'],
+    ['an empty returnFiles', { image: BUSYBOX, returnFiles: '' }, 'returnFiles: expected true or false, got ""'],
+    [
+      'returnFiles in capitals',
+      { image: BUSYBOX, returnFiles: 'TRUE' },
+      'returnFiles: expected true or false, got "TRUE"',
+    ],
+    [
+      'an unknown encoding',
+      { image: BUSYBOX, encoding: 'latin1' },
+      'encoding: expected "utf8" or "base64", got "latin1"',
+    ],
+    [
+      'an unknown parameter',
+      { image: BUSYBOX, timeout: '5' },
+      'timeout: unknown query parameter; expected only image, maxSeconds, outputLimitBytes, encoding, returnFiles',
+    ],
   ])('answers 400 for %s in the query', async (_what, query, message) => {
     const app = makeTestApp();
 
@@ -345,8 +415,10 @@ describe('POST /run as a gzip\'d tar', () => {
   it('answers 400 for returnFiles given twice in the query', async () => {
     const app = makeTestApp();
 
-    const response = await request(app.app).post(`/run?image=${BUSYBOX}&returnFiles=true&returnFiles=false`)
-      .set('content-type', 'application/gzip').send(await makeTgz([MAIN]));
+    const response = await request(app.app)
+      .post(`/run?image=${BUSYBOX}&returnFiles=true&returnFiles=false`)
+      .set('content-type', 'application/gzip')
+      .send(await makeTgz([MAIN]));
 
     expectRefused(app, response, 400, 'returnFiles: expected true or false, got ["true","false"]');
   });

@@ -53,9 +53,14 @@ describe('Pool.fill', () => {
     pool.fill();
     await flushPromises();
 
-    expect(factory.creations).toEqual([1, 2, 3].map((n) => ({
-      id: `container-${n}`, image: IMAGE, limits: DEFAULT_LIMITS, leaveAs: 'paused',
-    })));
+    expect(factory.creations).toEqual(
+      [1, 2, 3].map((n) => ({
+        id: `container-${n}`,
+        image: IMAGE,
+        limits: DEFAULT_LIMITS,
+        leaveAs: 'paused',
+      })),
+    );
     expect(pool.status()).toMatchObject({ size: 3, ready: 3, starting: 0, created: 3 });
   });
 
@@ -112,8 +117,17 @@ describe('Pool.status', () => {
     const { pool } = makePool({ size: 2 });
 
     expect(pool.status()).toEqual({
-      image: IMAGE, size: 2, ready: 0, starting: 0, leased: 0, removing: 0, creatingOnDemand: 0, hits: 0, misses: 0,
-      created: 0, failed: 0,
+      image: IMAGE,
+      size: 2,
+      ready: 0,
+      starting: 0,
+      leased: 0,
+      removing: 0,
+      creatingOnDemand: 0,
+      hits: 0,
+      misses: 0,
+      created: 0,
+      failed: 0,
     });
   });
 
@@ -329,29 +343,28 @@ describe('Pool.release', () => {
     expect(factory.removed).toEqual([containerId]);
   });
 
-  it('tries a failed removal again after 1, 2 and 4 s, then forgets the container, the error reaching nobody',
-    async () => {
-      const { pool, factory } = await filledPool({ size: 1 });
-      factory.removeError = new Error('removal of container-1 is already in progress');
-      const { containerId } = await pool.checkout();
+  it('tries a failed removal again after 1, 2 and 4 s, then forgets the container, the error reaching nobody', async () => {
+    const { pool, factory } = await filledPool({ size: 1 });
+    factory.removeError = new Error('removal of container-1 is already in progress');
+    const { containerId } = await pool.checkout();
 
-      pool.release(containerId);
-      await flushPromises();
-      expect(factory.removed).toEqual([containerId]);
-      await jest.advanceTimersByTimeAsync(999);
-      expect(factory.removed).toHaveLength(1);
-      await jest.advanceTimersByTimeAsync(1);
-      expect(factory.removed).toHaveLength(2);
-      await jest.advanceTimersByTimeAsync(2000);
-      expect(factory.removed).toHaveLength(3);
-      expect(pool.status()).toMatchObject({ leased: 0, removing: 1 });
-      await jest.advanceTimersByTimeAsync(4000);
+    pool.release(containerId);
+    await flushPromises();
+    expect(factory.removed).toEqual([containerId]);
+    await jest.advanceTimersByTimeAsync(999);
+    expect(factory.removed).toHaveLength(1);
+    await jest.advanceTimersByTimeAsync(1);
+    expect(factory.removed).toHaveLength(2);
+    await jest.advanceTimersByTimeAsync(2000);
+    expect(factory.removed).toHaveLength(3);
+    expect(pool.status()).toMatchObject({ leased: 0, removing: 1 });
+    await jest.advanceTimersByTimeAsync(4000);
 
-      expect(factory.removed).toEqual([containerId, containerId, containerId, containerId]);
-      expect(pool.status()).toMatchObject({ leased: 0, removing: 0 });
-      await jest.advanceTimersByTimeAsync(60_000);
-      expect(factory.removed).toHaveLength(4);
-    });
+    expect(factory.removed).toEqual([containerId, containerId, containerId, containerId]);
+    expect(pool.status()).toMatchObject({ leased: 0, removing: 0 });
+    await jest.advanceTimersByTimeAsync(60_000);
+    expect(factory.removed).toHaveLength(4);
+  });
 
   it('does not try a removal again while the engine is away', async () => {
     const { pool, factory } = await filledPool({ size: 1 });
@@ -391,7 +404,11 @@ describe('Pool creation failures', () => {
     await flushPromises();
 
     expect(pool.status()).toMatchObject({
-      ready: 0, starting: 0, created: 0, failed: 1, lastError: 'pull access denied for warmpool-test/busybox',
+      ready: 0,
+      starting: 0,
+      created: 0,
+      failed: 1,
+      lastError: 'pull access denied for warmpool-test/busybox',
     });
   });
 

@@ -72,7 +72,11 @@ describe('Pools.start', () => {
   it('creates nothing before the sweep has finished', async () => {
     const { pools, engine, factory } = makePools();
     let finishListing!: (found: ListedContainer[]) => void;
-    engine.listContainers.mockReturnValueOnce(new Promise((resolve) => { finishListing = resolve; }));
+    engine.listContainers.mockReturnValueOnce(
+      new Promise((resolve) => {
+        finishListing = resolve;
+      }),
+    );
 
     const started = pools.start();
     await flushPromises();
@@ -96,7 +100,7 @@ describe('Pools.start', () => {
 });
 
 describe('Pools.sweep', () => {
-  it('lists only the containers labelled with this replica\'s id', async () => {
+  it("lists only the containers labelled with this replica's id", async () => {
     const { pools, engine } = makePools();
 
     await pools.sweep();
@@ -138,19 +142,22 @@ describe('Pools lookup', () => {
 
     expect(pools.has('alpine')).toBe(false);
     expect(() => pools.get('alpine')).toThrow(UnknownImageError);
-    expect(() => pools.get('alpine'))
-      .toThrow(`image "alpine" is not configured here; configured images: ${BUSYBOX}, ${PYTHON}`);
+    expect(() => pools.get('alpine')).toThrow(
+      `image "alpine" is not configured here; configured images: ${BUSYBOX}, ${PYTHON}`,
+    );
   });
 });
 
 describe('Pools.close', () => {
-  it('waits for creations under way, then sweeps this replica\'s containers', async () => {
+  it("waits for creations under way, then sweeps this replica's containers", async () => {
     const { pools, engine, factory } = makePools();
     factory.holdCreations = true;
     await pools.start();
     let closed = false;
 
-    const closing = pools.close().then(() => { closed = true; });
+    const closing = pools.close().then(() => {
+      closed = true;
+    });
     await flushPromises();
     expect(closed).toBe(false);
     expect(engine.listContainers).toHaveBeenCalledTimes(1);

@@ -6,7 +6,9 @@ import { flushPromises } from './support/flush';
 /** A task the test ends by hand, to hold a slot for as long as it likes. */
 function heldTask() {
   let finish!: (value: string) => void;
-  const done = new Promise<string>((resolve) => { finish = resolve; });
+  const done = new Promise<string>((resolve) => {
+    finish = resolve;
+  });
   const task = jest.fn(() => done);
   return { task, finish };
 }
@@ -105,7 +107,7 @@ describe('RunQueue', () => {
     expect(slow[1].task).toHaveBeenCalledTimes(1);
   });
 
-  it('passes a task\'s failure to its caller and goes on with the next', async () => {
+  it("passes a task's failure to its caller and goes on with the next", async () => {
     const queue = new RunQueue({ concurrency: 1, maxWaiting: 5 });
 
     const failing = queue.schedule('image', open(), () => Promise.reject(new Error('exec failed')));
@@ -127,7 +129,10 @@ describe('RunQueue with a run deadline', () => {
     const deadline = new Deadline(1000);
     const waiting = heldTask();
     const late = queue.schedule('image', deadline.signal, waiting.task);
-    const outcome = late.then(() => 'ran', () => (deadline.expired ? 'expired' : 'other'));
+    const outcome = late.then(
+      () => 'ran',
+      () => (deadline.expired ? 'expired' : 'other'),
+    );
 
     await jest.advanceTimersByTimeAsync(999);
     expect(queue.waiting).toBe(1);

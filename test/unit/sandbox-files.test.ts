@@ -1,5 +1,8 @@
 import {
-  compareSandbox, type FilesOut, type FilesOutLimits, sandboxFingerprints,
+  compareSandbox,
+  type FilesOut,
+  type FilesOutLimits,
+  sandboxFingerprints,
 } from '../../src/runner/sandbox-files';
 import { makeTar, makeTgz, type TestEntry } from './support/tgz';
 
@@ -23,9 +26,7 @@ function filesOf(files: Record<string, string | Buffer>): TestEntry[] {
 }
 
 /** Feeds a tar to a comparison in pieces, as the exec stream brings it, and waits for the result. */
-async function compare(
-  before: Map<string, string>, tar: Buffer, limits = ROOMY, pieceBytes = 100,
-): Promise<FilesOut> {
+async function compare(before: Map<string, string>, tar: Buffer, limits = ROOMY, pieceBytes = 100): Promise<FilesOut> {
   const comparison = compareSandbox(before, limits);
   for (let at = 0; at < tar.length; at += pieceBytes) comparison.write(tar.subarray(at, at + pieceBytes));
   comparison.end();
@@ -64,7 +65,10 @@ describe('sandboxFingerprints', () => {
   });
 
   it('takes names written with a leading "./", as tar writes them', async () => {
-    const archive = await makeTar([{ ...MAIN, name: './tmp/main.sh' }, { name: './sandbox/a.txt', content: 'x' }]);
+    const archive = await makeTar([
+      { ...MAIN, name: './tmp/main.sh' },
+      { name: './sandbox/a.txt', content: 'x' },
+    ]);
 
     expect([...(await sandboxFingerprints(archive)).keys()]).toEqual(['a.txt']);
   });
@@ -77,10 +81,9 @@ describe('sandboxFingerprints', () => {
     expect(fingerprints.get('a.txt')).not.toBe(fingerprints.get('b.txt'));
   });
 
-  it('rejects data that is not a tar, a gzip\'d tar included', async () => {
+  it("rejects data that is not a tar, a gzip'd tar included", async () => {
     await expect(sandboxFingerprints(Buffer.alloc(1024, 'not a tar header '))).rejects.toThrow();
-    await expect(sandboxFingerprints(await makeTgz([MAIN, { name: 'sandbox/a.txt', content: 'x' }])))
-      .rejects.toThrow();
+    await expect(sandboxFingerprints(await makeTgz([MAIN, { name: 'sandbox/a.txt', content: 'x' }]))).rejects.toThrow();
   });
 });
 
@@ -276,16 +279,18 @@ describe('compareSandbox', () => {
     });
   });
 
-  it('leaves out a file whose content would go over maxTotalBytes, keeps a later one that fits, and says so',
-    async () => {
-      const limits = { ...ROOMY, maxTotalBytes: 6 };
-      const tar = await sandboxTar(filesOf({ 'a.txt': 'aaaa', 'b.txt': 'bbbb', 'c.txt': 'cc' }));
+  it('leaves out a file whose content would go over maxTotalBytes, keeps a later one that fits, and says so', async () => {
+    const limits = { ...ROOMY, maxTotalBytes: 6 };
+    const tar = await sandboxTar(filesOf({ 'a.txt': 'aaaa', 'b.txt': 'bbbb', 'c.txt': 'cc' }));
 
-      const files = await compare(await sent({}), tar, limits);
+    const files = await compare(await sent({}), tar, limits);
 
-      expect(files.changed.map((file) => [file.path, file.content])).toEqual([['a.txt', 'aaaa'], ['c.txt', 'cc']]);
-      expect(files.truncated).toBe(true);
-    });
+    expect(files.changed.map((file) => [file.path, file.content])).toEqual([
+      ['a.txt', 'aaaa'],
+      ['c.txt', 'cc'],
+    ]);
+    expect(files.truncated).toBe(true);
+  });
 
   it('counts the content kept, not the size of the file, against maxTotalBytes', async () => {
     const limits = { ...ROOMY, maxFileBytes: 3, maxTotalBytes: 6 };
@@ -303,7 +308,9 @@ describe('compareSandbox', () => {
 
     const files = await compare(await sent({}), tar, limits);
 
-    expect(files.changed).toEqual([{ path: 'big.bin', change: 'created', size: 20, content: null, truncated: false, binary: true }]);
+    expect(files.changed).toEqual([
+      { path: 'big.bin', change: 'created', size: 20, content: null, truncated: false, binary: true },
+    ]);
     expect(files.truncated).toBe(false);
   });
 
@@ -344,7 +351,10 @@ describe('compareSandbox', () => {
       expect(await compare(before, tar, ROOMY, pieceBytes)).toEqual(whole);
     }
     expect(whole.changed.map((file) => [file.path, file.change])).toEqual([
-      ['blob.bin', 'created'], ['changed.txt', 'modified'], ['d/deep.txt', 'created'], ['new.txt', 'created'],
+      ['blob.bin', 'created'],
+      ['changed.txt', 'modified'],
+      ['d/deep.txt', 'created'],
+      ['new.txt', 'created'],
     ]);
     expect(whole.deleted).toEqual(['gone.txt']);
   });
