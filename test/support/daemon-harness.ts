@@ -74,8 +74,7 @@ export async function run(
 export type PoolLevels = PoolStatus;
 
 export async function poolLevels(url: string, image: string): Promise<PoolLevels> {
-  const response = await fetch(`${url}/pools`);
-  const body = (await response.json()) as { pools: PoolLevels[] };
+  const body = (await getJson(`${url}/pools`)) as { pools: PoolLevels[] };
   const pool = body.pools.find((candidate) => candidate.image === image);
   if (!pool) throw new Error(`no pool for ${image} in ${JSON.stringify(body)}`);
   return pool;
@@ -83,7 +82,20 @@ export async function poolLevels(url: string, image: string): Promise<PoolLevels
 
 /** Whether the replica sees its engine "up" or "down", as GET /pools says. */
 export async function engineState(url: string): Promise<string> {
-  return ((await (await fetch(`${url}/pools`)).json()) as { engine: string }).engine;
+  return ((await getJson(`${url}/pools`)) as { engine: string }).engine;
+}
+
+/**
+ * GET and parse JSON, trying once more when the connection was reset: a kept-alive connection
+ * can be closed by the server just as the client reuses it, and a GET is safe to repeat.
+ */
+export async function getJson(url: string): Promise<unknown> {
+  try {
+    return await (await fetch(url)).json();
+  } catch (error) {
+    if ((error as { cause?: { code?: string } }).cause?.code !== 'ECONNRESET') throw error;
+    return (await fetch(url)).json();
+  }
 }
 
 /** Polls `check` every 50 ms until it returns true or `timeoutMs` passes. */
