@@ -2,11 +2,13 @@
 # socket, so it sees and removes only the containers labelled with its own replica id:
 #
 #   docker build -t warmpool .
-#   docker run -d --name warmpool -p 4000:4000 \
+#   docker run -d --name warmpool -p 127.0.0.1:4000:4000 \
 #     -v /var/run/docker.sock:/var/run/docker.sock \
 #     -e WARMPOOL_REPLICA_ID=warmpool-1 -e HOST=0.0.0.0 warmpool
 #
-# The images it pools must already be on that engine (npm run images builds the demo ones).
+# Publish the port on loopback, as above: whoever reaches it can run code, so anything wider needs
+# something in front that decides who may call. The images it pools must already be on that engine
+# (npm run images builds the demo ones).
 FROM node:20-bookworm-slim AS build
 WORKDIR /app
 COPY package.json package-lock.json ./

@@ -7,6 +7,8 @@ set -euo pipefail
 
 log_dir=${WARMPOOL_ENGINE_LOG_DIR:-/var/log/warmpool}
 engine_log="$log_dir/dockerd.log"
+# Names the dockerd this script started, so that tests which restart the engine touch only ours.
+pid_file=${WARMPOOL_ENGINE_PID_FILE:-/run/warmpool-dockerd.pid}
 wait_seconds=${WARMPOOL_ENGINE_WAIT_SECONDS:-60}
 
 engine_answers() {
@@ -47,6 +49,7 @@ fi
 mkdir -p "$log_dir"
 say "starting dockerd in the background; its log is $engine_log"
 nohup dockerd --bridge=none --iptables=false --ip6tables=false >>"$engine_log" 2>&1 </dev/null &
+echo $! >"$pid_file"
 disown || true
 
 for _ in $(seq 1 "$wait_seconds"); do

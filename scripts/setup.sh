@@ -14,5 +14,9 @@ fi
 bash scripts/engine.sh
 bash scripts/images.sh
 
-say "compiling (tsc)"
-npx tsc -p tsconfig.build.json
+# Compile when any source is newer than the build, or there is no build yet.
+if [ ! -f dist/main.js ] || [ -n "$(find src tsconfig.json tsconfig.build.json -newer dist/main.js -print -quit)" ]; then
+  say "compiling (tsc)"
+  npx tsc -p tsconfig.build.json
+  touch dist/main.js
+fi

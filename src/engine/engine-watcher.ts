@@ -72,7 +72,8 @@ export class EngineWatcher extends EventEmitter<Events> {
     if (this.stopped) return;
     try {
       await this.options.engine.ping();
-      if (!this.isUp) await this.markUp();
+      // stop() may have come while the ping was out: a stopped watcher follows nothing.
+      if (!this.isUp && !this.stopped) await this.markUp();
     } catch (error) {
       if (this.isUp) this.markDown(`ping failed: ${(error as Error).message}`);
     }
@@ -93,6 +94,10 @@ export class EngineWatcher extends EventEmitter<Events> {
       await this.follow();
     } catch (error) {
       this.options.log.debug('could not follow engine events yet', { error: (error as Error).message });
+      return;
+    }
+    if (this.stopped) {
+      this.events?.destroy?.();
       return;
     }
     this.isUp = true;

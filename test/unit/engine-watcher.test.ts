@@ -142,3 +142,24 @@ describe('EngineWatcher', () => {
     watcher.stop();
   });
 });
+
+describe('EngineWatcher.stop', () => {
+  it('follows nothing and reports nothing when stopped while a ping was out', async () => {
+    const engine = new FakeEngine();
+    let answerPing!: () => void;
+    engine.ping = () =>
+      new Promise<void>((resolve) => {
+        answerPing = resolve;
+      });
+    const { watcher, seen } = watch(engine);
+
+    const started = watcher.start();
+    watcher.stop();
+    answerPing();
+    await started;
+
+    expect(seen).toEqual([]);
+    expect(watcher.available).toBe(false);
+    expect(engine.streams.every((stream) => stream.destroyed)).toBe(true);
+  });
+});
