@@ -121,20 +121,29 @@ describe.each([BUSYBOX, PYTHON])('daemon memory while a program prints 100 MB in
 
   it('grows with the cap, not with what the program writes', async () => {
     const flood = 'head -c 100000000 /dev/zero; echo done >&2';
-    // One run of the same kind first: what warms up once is not what each run leaves behind.
+    // One run of the same kind first: what warms up once is not what each run leaves behind. A
+    // small run before each reading, so the last large answer's buffers are not what is measured.
     await run(daemon.url, image, flood, { maxSeconds: 60 });
+    await run(daemon.url, image, 'true');
     const before = await retainedMb(daemon);
 
-    for (let i = 0; i < 3; i += 1) {
+    const readings: number[] = [];
+    for (let i = 1; i <= 10; i += 1) {
       const result = await run(daemon.url, image, flood, { maxSeconds: 60 });
       expect(result).toMatchObject({ outcome: 'completed', exitCode: 0, stdout: { truncated: true } });
       expect(Buffer.byteLength(result.stdout.content)).toBe(1024 * 1024);
+      if (i % 5 === 0) {
+        await run(daemon.url, image, 'true');
+        readings.push(await retainedMb(daemon));
+      }
     }
-    const after = await retainedMb(daemon);
 
     console.log(
-      `daemon retains ${before.toFixed(1)} MiB after one 100 MB run, ${after.toFixed(1)} MiB after three more`,
+      `daemon retains ${before.toFixed(1)} MiB after one 100 MB run; after 5 and 10 more: ` +
+        `${readings.map((mb) => mb.toFixed(1)).join(' and ')} MiB`,
     );
-    expect(after - before).toBeLessThan(2);
+    // Had any run kept what it read, 1000 MB would show. What V8 keeps after a full collection
+    // swings by some 10 to 20 MiB between readings, with no trend (40 runs measured 31 to 54 MiB).
+    for (const reading of readings) expect(reading - before).toBeLessThan(24);
   });
 });
