@@ -143,7 +143,8 @@ describe.each([BUSYBOX, PYTHON])('daemon memory while a program prints 100 MB in
         `${readings.map((mb) => mb.toFixed(1)).join(' and ')} MiB`,
     );
     // Had any run kept what it read, 1000 MB would show. What V8 keeps after a full collection
-    // swings by some 10 to 20 MiB between readings, with no trend (40 runs measured 31 to 54 MiB).
-    for (const reading of readings) expect(reading - before).toBeLessThan(24);
+    // swings between readings: alone, 40 runs read 31 to 54 MiB without a trend; amid the whole
+    // suite one reading reached 71 MiB. The bound catches output kept, not those swings.
+    for (const reading of readings) expect(reading - before).toBeLessThan(64);
   });
 });
