@@ -1,7 +1,8 @@
 // Preloaded into a daemon process by tests (node --expose-gc --require), to read its memory from
-// outside: on SIGUSR2 it collects garbage fully and prints what is still reachable on stderr.
+// outside: on SIGUSR2 it collects garbage fully and prints, on stderr, the JavaScript heap in use
+// and the bytes held in Buffers and ArrayBuffers still reachable.
 process.on('SIGUSR2', () => {
   global.gc();
-  const { heapUsed, external, rss } = process.memoryUsage();
-  process.stderr.write(`memory-probe retained=${heapUsed + external} rss=${rss}\n`);
+  const { heapUsed, arrayBuffers } = process.memoryUsage();
+  process.stderr.write(`memory-probe heap=${heapUsed} buffers=${arrayBuffers}\n`);
 });
