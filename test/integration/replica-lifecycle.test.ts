@@ -27,6 +27,23 @@ async function listening(daemon: DaemonProcess): Promise<void> {
   );
 }
 
+/** A daemon process of `replicaId`, listening, with its pool full. */
+async function startFull(replicaId: string): Promise<DaemonProcess> {
+  const daemon = await spawnDaemon(replicaId, config);
+  await listening(daemon);
+  await waitForFullPool(daemon.url, BUSYBOX);
+  return daemon;
+}
+
+/** Starts a run of `main` and leaves it going; the caller decides when to read the answer. */
+function runUnderWay(daemon: DaemonProcess, main: string): Promise<Response> {
+  return fetch(`${daemon.url}/run`, {
+    method: 'POST',
+    headers: { 'content-type': 'application/json' },
+    body: JSON.stringify({ image: BUSYBOX, main, maxSeconds: 30 }),
+  });
+}
+
 /** A container labelled as `replicaId`'s, left in the given state, as a crash would leave it. */
 async function leftover(replicaId: string, state: 'created' | 'exited'): Promise<string> {
   const container = await docker.createContainer({
@@ -59,9 +76,7 @@ describe('a replica across crashes, restarts and shutdown', () => {
   });
 
   it('after a kill -9 and a restart, holds exactly its pool size and never touches another replica', async () => {
-    daemon = await spawnDaemon(replicaId, config);
-    await listening(daemon);
-    await waitForFullPool(daemon.url, BUSYBOX);
+    daemon = await startFull(replicaId);
     const beforeCrash = (await replicaContainers(replicaId)).map((container) => container.Id);
 
     daemon.child.kill('SIGKILL');
@@ -71,9 +86,7 @@ describe('a replica across crashes, restarts and shutdown', () => {
     const exited = await leftover(replicaId, 'exited');
     const foreign = await leftover(otherReplicaId, 'created');
 
-    daemon = await spawnDaemon(replicaId, config);
-    await listening(daemon);
-    await waitForFullPool(daemon.url, BUSYBOX);
+    daemon = await startFull(replicaId);
 
     const afterRestart = (await replicaContainers(replicaId)).map((container) => container.Id);
     expect(afterRestart).toHaveLength(SIZE);
@@ -83,9 +96,7 @@ describe('a replica across crashes, restarts and shutdown', () => {
   });
 
   it('on SIGTERM removes every container of the replica and exits 0', async () => {
-    daemon = await spawnDaemon(replicaId, config);
-    await listening(daemon);
-    await waitForFullPool(daemon.url, BUSYBOX);
+    daemon = await startFull(replicaId);
 
     daemon.child.kill('SIGTERM');
 
@@ -94,14 +105,8 @@ describe('a replica across crashes, restarts and shutdown', () => {
   });
 
   it('on a second signal stops at once, removes every container and exits 1', async () => {
-    daemon = await spawnDaemon(replicaId, config);
-    await listening(daemon);
-    await waitForFullPool(daemon.url, BUSYBOX);
-    const answer = fetch(`${daemon.url}/run`, {
-      method: 'POST',
-      headers: { 'content-type': 'application/json' },
-      body: JSON.stringify({ image: BUSYBOX, main: 'sleep 20', maxSeconds: 30 }),
-    }).then(
+    daemon = await startFull(replicaId);
+    const answer = runUnderWay(daemon, 'sleep 20').then(
       (response) => response.status,
       () => 'hung up',
     );
@@ -117,15 +122,9 @@ describe('a replica across crashes, restarts and shutdown', () => {
   });
 
   it('on SIGTERM lets a run under way finish before removing its container', async () => {
-    daemon = await spawnDaemon(replicaId, config);
-    await listening(daemon);
-    await waitForFullPool(daemon.url, BUSYBOX);
+    daemon = await startFull(replicaId);
 
-    const answer = fetch(`${daemon.url}/run`, {
-      method: 'POST',
-      headers: { 'content-type': 'application/json' },
-      body: JSON.stringify({ image: BUSYBOX, main: 'sleep 1; echo finished' }),
-    });
+    const answer = runUnderWay(daemon, 'sleep 1; echo finished');
     await eventually(async () => (await poolLevels(daemon!.url, BUSYBOX)).leased === 1, 10_000, 'run under way');
     daemon.child.kill('SIGTERM');
 
