@@ -210,11 +210,6 @@ export class Pool {
     return true;
   }
 
-  /** Whether this pool knows the container, in any state. */
-  holds(id: string): boolean {
-    return this.states.has(id);
-  }
-
   /** Ids of the containers leased to runs under way. */
   leasedIds(): string[] {
     return [...this.states].filter(([, state]) => state === 'leased').map(([id]) => id);

@@ -1,5 +1,5 @@
 import { type ChildProcess, execFileSync, spawn } from 'node:child_process';
-import { mkdtempSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, readdirSync, statSync, writeFileSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -9,8 +9,20 @@ import { projectRoot } from './project-root';
 const ROOT = projectRoot(__dirname);
 
 /** Compiles the daemon, so the tests exercise exactly what `npm start` runs. */
+/** Compiles the daemon unless the build is newer than every source, as scripts/setup.sh does. */
 export function buildDaemon(): void {
+  const built = join(ROOT, 'dist', 'main.js');
+  if (existsSync(built) && newestChange(join(ROOT, 'src')) < statSync(built).mtimeMs) return;
   execFileSync('npx', ['tsc', '-p', 'tsconfig.build.json'], { cwd: ROOT, stdio: 'inherit' });
+}
+
+function newestChange(dir: string): number {
+  return Math.max(
+    ...readdirSync(dir, { withFileTypes: true }).map((entry) => {
+      const path = join(dir, entry.name);
+      return entry.isDirectory() ? newestChange(path) : statSync(path).mtimeMs;
+    }),
+  );
 }
 
 export async function freePort(): Promise<number> {
